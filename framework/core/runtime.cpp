@@ -1,0 +1,36 @@
+// Thread policy and build description.
+#include "framework/core/runtime.h"
+
+#include "framework/cuda/cuda_runtime.h"
+#include "kernels/cpu/cpu_kernels.h"
+#include "spml_build_config.h"
+
+namespace spml {
+
+void set_num_threads(int n) {
+  kernels::cpu::set_num_threads(n);
+}
+int num_threads() {
+  return kernels::cpu::num_threads();
+}
+
+BuildInfo build_info() {
+  BuildInfo info;
+  info.cuda = SPML_WITH_CUDA != 0;
+  info.cuda_architectures = info.cuda ? SPML_CUDA_ARCHITECTURES_STRING : "";
+  info.gemm = kernels::cpu::gemm_backend_name();
+  info.version = SPML_VERSION_STRING;
+  return info;
+}
+
+std::string build_info_string() {
+  const BuildInfo info = build_info();
+  std::string s = "spml " + info.version + ", CUDA ";
+  s += info.cuda ? "on (archs " + info.cuda_architectures + ", " +
+                       (cuda::is_available() ? "device " + cuda::device_name(0) : cuda::unavailable_reason()) + ")"
+                 : "off";
+  s += ", GEMM " + info.gemm + ", " + std::to_string(num_threads()) + " threads";
+  return s;
+}
+
+}  // namespace spml

@@ -1,0 +1,24 @@
+// Process-wide settings: the one thread policy (OpenMP and OpenBLAS together) and a description of the build
+// (for logs and run records).
+#pragma once
+
+#include <string>
+
+namespace spml {
+
+// Sets the CPU worker threads for OpenMP loops and the BLAS alike (n <= 0: all cores). BLAS is never called
+// from inside an OpenMP region (the GEMM falls back to its serial builtin path there), so the two never
+// oversubscribe the cores.
+void set_num_threads(int n);
+int num_threads();
+
+struct BuildInfo {
+  bool cuda = false;
+  std::string cuda_architectures;  // e.g. "90" or "80;90"; empty without CUDA
+  std::string gemm;                // "openblas (pthreads)", "builtin"
+  std::string version;
+};
+BuildInfo build_info();
+std::string build_info_string();  // one line: "spml 0.1.0, CUDA on (archs 90), GEMM openblas (pthreads), 2 threads"
+
+}  // namespace spml

@@ -1,0 +1,76 @@
+// CPU reference kernels: plain loops over raw pointers (OpenMP above a size threshold). They know nothing of
+// tensors or autograd; the framework checks arguments and dispatches here. T is float or double.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/common/elementwise_math.h"
+#include "kernels/common/optim_math.h"
+
+namespace spml::kernels::cpu {
+
+// y[i] = op(x[i], s)   x, y: [n]
+template <class T>
+void unary_forward(UnaryOp op, const T* x, T* y, int64_t n, T s);
+// gx[i] = dop/dx * gy[i]   (x, y: the forward input and output)
+template <class T>
+void unary_backward(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, int64_t n, T s);
+
+// out[i] = op(a[ia], b[ib]) with the broadcast index map (same shapes: a fast contiguous loop).
+template <class T>
+void binary_forward(BinaryOp op, const BroadcastIndex& index, const T* a, const T* b, T* out);
+// ga, gb: [out numel] per-output contributions (either may be null); the framework sums them to the
+// operand shapes.
+template <class T>
+void binary_backward(BinaryOp op, const BroadcastIndex& index, const T* a, const T* b, const T* g, T* ga, T* gb);
+
+// y[o, i] = scale * sum_k x[o, k, i]   x: [outer, n, inner], y: [outer, inner]
+template <class T>
+void reduce_sum(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, T scale);
+// y[o, k, i] = scale * x[o, i]   (the backward of reduce_sum)
+template <class T>
+void broadcast_dim(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, T scale);
+
+// y[c, r] = x[r, c]   x: [rows, cols]
+template <class T>
+void transpose2d(const T* x, T* y, int64_t rows, int64_t cols);
+
+// C = alpha * op(A) op(B) + beta * C, row-major; op(A): [M, K], op(B): [K, N], C: [M, N].
+template <class T>
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+          int64_t ldb, T beta, T* c, int64_t ldc);
+// The builtin blocked GEMM (always available; the OpenBLAS build uses it as reference and inside parallel
+// regions, where calling a threaded BLAS would oversubscribe the cores).
+template <class T>
+void gemm_builtin(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+                  const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+// Which GEMM backs cpu::gemm: "openblas (pthreads|openmp|serial)" or "builtin".
+const char* gemm_backend_name();
+
+template <class T>
+void fill(T* y, int64_t n, T value);
+// y[i] = uniform / normal element (offset + i) of the Philox stream `seed`.
+template <class T>
+void fill_uniform(T* y, int64_t n, uint64_t seed, uint64_t offset, double lo, double hi);
+template <class T>
+void fill_normal(T* y, int64_t n, uint64_t seed, uint64_t offset, double mean, double stddev);
+
+// Element-type conversion y[i] = Dst(x[i]).
+template <class Src, class Dst>
+void cast(const Src* x, Dst* y, int64_t n);
+
+// y[i] += alpha * x[i]
+template <class T>
+void axpy(T* y, const T* x, int64_t n, T alpha);
+
+// One optimizer step over one tensor: p, g, state: [n].
+template <class T>
+void adam_step(T* p, const T* g, T* m, T* v, int64_t n, const AdamParams& params);
+template <class T>
+void sgd_step(T* p, const T* g, T* momentum_buffer, int64_t n, const SgdParams& params);
+
+// Thread control shared by OpenMP loops and the BLAS (the project's one thread policy).
+void set_num_threads(int n);
+int num_threads();
+
+}  // namespace spml::kernels::cpu

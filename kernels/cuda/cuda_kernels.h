@@ -1,0 +1,73 @@
+// CUDA kernels with the same contracts as kernels/cpu/cpu_kernels.h (same math headers, same argument order),
+// plus the stream they are queued on. Pointers are device pointers. T is float or double.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/common/elementwise_math.h"
+#include "kernels/common/optim_math.h"
+
+namespace spml::kernels::cuda {
+
+template <class T>
+void unary_forward(UnaryOp op, const T* x, T* y, int64_t n, T s, cudaStream_t stream);
+template <class T>
+void unary_backward(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, int64_t n, T s, cudaStream_t stream);
+
+template <class T>
+void binary_forward(BinaryOp op, const BroadcastIndex& index, const T* a, const T* b, T* out, cudaStream_t stream);
+template <class T>
+void binary_backward(BinaryOp op, const BroadcastIndex& index, const T* a, const T* b, const T* g, T* ga, T* gb,
+                     cudaStream_t stream);
+
+// Deterministic: a fixed reduction tree per output, no atomics.
+template <class T>
+void reduce_sum(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, T scale, cudaStream_t stream);
+template <class T>
+void broadcast_dim(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, T scale, cudaStream_t stream);
+
+template <class T>
+void transpose2d(const T* x, T* y, int64_t rows, int64_t cols, cudaStream_t stream);
+
+// Row-major GEMM through cuBLAS (the handle must already be bound to `stream`'s device and stream).
+template <class T>
+void gemm(cublasHandle_t handle, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+          int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+
+template <class T>
+void fill(T* y, int64_t n, T value, cudaStream_t stream);
+template <class T>
+void fill_uniform(T* y, int64_t n, uint64_t seed, uint64_t offset, double lo, double hi, cudaStream_t stream);
+template <class T>
+void fill_normal(T* y, int64_t n, uint64_t seed, uint64_t offset, double mean, double stddev, cudaStream_t stream);
+
+template <class Src, class Dst>
+void cast(const Src* x, Dst* y, int64_t n, cudaStream_t stream);
+
+template <class T>
+void axpy(T* y, const T* x, int64_t n, T alpha, cudaStream_t stream);
+
+// Multi-tensor Adam: one launch updates every tensor of the list (the descriptor table travels as kernel
+// parameters; lists longer than one launch's table are split). `shared` holds the group's hyper-parameters;
+// each tensor has its own bias corrections, as step counts can differ within a group.
+template <class T>
+struct AdamTensor {
+  T* p;
+  const T* g;
+  T* m;
+  T* v;
+  int64_t n;
+  double bias_correction1;  // 1 - beta1^t for this tensor's step t
+  double bias_correction2;  // 1 - beta2^t
+};
+template <class T>
+void adam_step_multi(const std::vector<AdamTensor<T>>& tensors, const AdamParams& shared, cudaStream_t stream);
+
+template <class T>
+void sgd_step(T* p, const T* g, T* momentum_buffer, int64_t n, const SgdParams& params, cudaStream_t stream);
+
+}  // namespace spml::kernels::cuda

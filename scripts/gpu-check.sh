@@ -1,0 +1,366 @@
+#!/usr/bin/env bash
+# scripts/gpu-check.sh: the check run ON the GPU machine (one H100, nvcc 13, CMake, ninja, PyTorch; cuDNN only
+# as the pip wheel nvidia-cudnn-cu13; no apt, no network). Needs .deps/ from scripts/pack-gpu-deps.sh carried
+# along. Phases: env (GPU, nvcc, cuDNN), configure build-gpu/ (SPML_CUDA=ON, builtin BLAS), build, test
+# (ctest), bench (build-gpu/bin/spml-bench --device cuda / cpu, when built). Each phase runs under a timeout
+# and logs to ${OUT:-gpu-logs}/<phase>.log; a summary table (phase, status, seconds) comes last, also in
+# summary.txt. Exit status: 0 when every phase that ran passed, 1 otherwise. The whole script keeps within
+# SPML_GPU_CHECK_BUDGET seconds (default 285, under the 5 minutes it is given).
+# Environment: CUDNN_ROOT (else the wheel's folder), SPML_CUDA_ARCHITECTURES (else native, fallback the GPU's
+# compute capability or 90), SPML_CTEST_JOBS (default nproc/2), OMP_NUM_THREADS for the tests (default 2).
+set -uo pipefail
+
+SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
+cd "$(dirname "$SELF")/.." || exit 1
+ROOT="$PWD"
+BUILD="build-gpu"
+JOBS="$(nproc)"
+
+# ======================================================================================================
+# Phase bodies. The main part runs each one as `timeout T gpu-check.sh --phase NAME` (so the timeout covers
+# the whole process group); their settings come through the exported SPML_GC_* variables.
+# ======================================================================================================
+phase_configure() {
+  local args=(-S "$ROOT" -B "$BUILD" -DSPML_CUDA=ON -DSPML_BLAS=builtin -DCMAKE_BUILD_TYPE=Release
+    "-DSPML_DEPS_DIR=$ROOT/.deps" "-DCUDNN_ROOT=${SPML_GC_CUDNN_ROOT}")
+  [[ -n "${SPML_GC_NINJA}" ]] && args+=(-G Ninja "-DCMAKE_MAKE_PROGRAM=${SPML_GC_NINJA}")
+  [[ -n "${SPML_GC_NVCC}" ]] && args+=("-DCMAKE_CUDA_COMPILER=${SPML_GC_NVCC}")
+  # zlib / libjpeg-turbo from .deps: find_package(ZLIB) and find_library/find_path look under the prefix.
+  [[ "${SPML_GC_DEPS_PREFIX}" == 1 ]] && args+=("-DCMAKE_PREFIX_PATH=$ROOT/.deps")
+  echo "+ cmake ${args[*]} -DSPML_CUDA_ARCHITECTURES=${SPML_GC_ARCH}"
+  if cmake "${args[@]}" "-DSPML_CUDA_ARCHITECTURES=${SPML_GC_ARCH}"; then
+    echo "gpu-check: configured with SPML_CUDA_ARCHITECTURES=${SPML_GC_ARCH}"
+    return 0
+  fi
+  if [[ "${SPML_GC_ARCH}" == native && "${SPML_GC_ARCH_FALLBACK}" != native ]]; then
+    echo "gpu-check: configure with 'native' failed; retrying in a fresh $BUILD/ with ${SPML_GC_ARCH_FALLBACK}"
+    rm -rf "$BUILD"
+    echo "+ cmake ${args[*]} -DSPML_CUDA_ARCHITECTURES=${SPML_GC_ARCH_FALLBACK}"
+    if cmake "${args[@]}" "-DSPML_CUDA_ARCHITECTURES=${SPML_GC_ARCH_FALLBACK}"; then
+      echo "gpu-check: configured with SPML_CUDA_ARCHITECTURES=${SPML_GC_ARCH_FALLBACK}"
+      return 0
+    fi
+  fi
+  return 1
+}
+
+phase_build() {
+  # Keep going after an error, so one broken file still leaves the other tests built and runnable.
+  local keep_going=(-k)
+  [[ -n "${SPML_GC_NINJA}" ]] && keep_going=(-k 0)
+  echo "+ cmake --build $BUILD -j $JOBS -- ${keep_going[*]}"
+  cmake --build "$BUILD" -j "$JOBS" -- "${keep_going[@]}"
+}
+
+phase_test() {
+  local jobs="${SPML_CTEST_JOBS:-$((JOBS / 2 > 0 ? JOBS / 2 : 1))}"
+  export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+  echo "+ OMP_NUM_THREADS=$OMP_NUM_THREADS ctest --test-dir $BUILD --output-on-failure --timeout 120 -j $jobs"
+  ctest --test-dir "$BUILD" --output-on-failure --timeout 120 -j "$jobs"
+}
+
+phase_bench() {  # phase_bench DEVICE
+  echo "+ $BUILD/bin/spml-bench --device $1"
+  "$BUILD/bin/spml-bench" --device "$1"
+}
+
+if [[ "${1:-}" == --phase ]]; then
+  shift
+  case "${1:-}" in
+    configure) phase_configure ;;
+    build) phase_build ;;
+    test) phase_test ;;
+    bench) phase_bench "${2:?device}" ;;
+    *) echo "gpu-check: unknown phase '${1:-}'" >&2; exit 2 ;;
+  esac
+  exit $?
+fi
+
+# ======================================================================================================
+# Main part.
+# ======================================================================================================
+LOG_DIR="${OUT:-gpu-logs}"
+mkdir -p "$LOG_DIR"
+LOG_DIR="$(cd "$LOG_DIR" && pwd)"
+BUDGET="${SPML_GPU_CHECK_BUDGET:-285}"
+T0="$(date +%s.%N)"
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+left() { awk -v a="$T0" -v b="$(now)" -v B="$BUDGET" 'BEGIN { printf "%d", B - (b - a) }'; }
+min() { if (($1 < $2)); then echo "$1"; else echo "$2"; fi; }
+
+P_NAME=()
+P_STATUS=()
+P_SECS=()
+FAILED=0
+record() {  # record PHASE STATUS SECONDS
+  P_NAME+=("$1")
+  P_STATUS+=("$2")
+  P_SECS+=("$3")
+  case "$2" in ok | "skipped (no spml-bench)") ;; *) FAILED=1 ;; esac
+}
+
+# run_timed LOG CAP ARGS...: runs `gpu-check.sh --phase ARGS...` under a timeout of min(CAP, time left - 10),
+# appends its output to LOG; sets RUN_STATUS (ok / failed (exit N) / timeout after Ns / skipped (no time left)).
+run_timed() {
+  local log="$1" cap="$2" t rc
+  shift 2
+  t="$(min "$cap" $(($(left) - 10)))"
+  if ((t < 10)); then
+    echo "=== gpu-check: $* skipped: no time left in the ${BUDGET}s budget" | tee -a "$log"
+    RUN_STATUS="skipped (no time left)"
+    return
+  fi
+  echo "=== gpu-check: $* (timeout ${t}s, $(left)s left)" | tee -a "$log"
+  timeout -k 5 "$t" bash "$SELF" --phase "$@" 2>&1 | tee -a "$log"
+  rc="${PIPESTATUS[0]}"
+  case "$rc" in
+    0) RUN_STATUS=ok ;;
+    124 | 137) RUN_STATUS="timeout after ${t}s" ;;
+    *) RUN_STATUS="failed (exit $rc)" ;;
+  esac
+  echo "=== gpu-check: $* -> $RUN_STATUS" | tee -a "$log"
+}
+
+summary() {
+  local i
+  {
+    echo
+    echo "=== gpu-check summary (logs in $LOG_DIR)"
+    printf '%-10s %-26s %8s\n' phase status seconds
+    printf '%-10s %-26s %8s\n' ---------- -------------------------- --------
+    for i in "${!P_NAME[@]}"; do
+      printf '%-10s %-26s %8s\n' "${P_NAME[$i]}" "${P_STATUS[$i]}" "${P_SECS[$i]}"
+    done
+    printf '%-10s %-26s %8s\n' total "$( ((FAILED)) && echo FAILED || echo ok)" "$(since "$T0")"
+  } | tee "$LOG_DIR/summary.txt"
+}
+
+# --- env: GPU, toolchain, cuDNN, .deps -----------------------------------------------------------------
+ENV_LOG="$LOG_DIR/env.log"
+: >"$ENV_LOG"
+t_env="$(now)"
+env_ok=1
+{
+  echo "=== gpu-check: env ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -srm), nproc $JOBS, budget ${BUDGET}s)"
+  echo "--- nvidia-smi"
+  gpu_visible=0
+  compute_cap=""
+  if ! command -v nvidia-smi >/dev/null 2>&1; then
+    echo "gpu-check: nvidia-smi not found: no NVIDIA driver here"
+    env_ok=0
+  elif timeout 30 nvidia-smi --query-gpu=index,name,driver_version,memory.total,compute_cap --format=csv; then
+    gpu_visible=1
+    compute_cap="$(timeout 15 nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n 1 |
+      tr -d ' .')"
+  elif timeout 30 nvidia-smi; then
+    gpu_visible=1
+  else
+    echo "gpu-check: nvidia-smi failed: no GPU visible"
+    env_ok=0
+  fi
+
+  echo "--- nvcc"
+  NVCC="$(command -v nvcc || true)"
+  if [[ -z "$NVCC" && -x /usr/local/cuda/bin/nvcc ]]; then
+    NVCC=/usr/local/cuda/bin/nvcc
+    export PATH="/usr/local/cuda/bin:$PATH"
+  fi
+  if [[ -n "$NVCC" ]]; then
+    echo "nvcc: $NVCC"
+    "$NVCC" --version | tail -n 3
+  else
+    echo "gpu-check: nvcc not found (PATH, /usr/local/cuda/bin)"
+    env_ok=0
+  fi
+
+  echo "--- cmake / generator"
+  cmake --version | head -n 1
+  cmake_ver="$(cmake --version | head -n 1 | awk '{ print $3 }')"
+  NINJA="$(command -v ninja || true)"
+  if [[ -z "$NINJA" ]]; then  # the pip package 'ninja' may hold the only copy
+    NINJA="$(timeout 20 python3 -c 'import ninja, os; print(os.path.join(ninja.BIN_DIR, "ninja"))' 2>/dev/null || true)"
+    [[ -n "$NINJA" && -x "$NINJA" ]] || NINJA=""
+  fi
+  if [[ -n "$NINJA" ]]; then echo "generator: Ninja ($NINJA, $("$NINJA" --version))"; else echo "generator: default (no ninja)"; fi
+  # A build folder made by another generator cannot be reused.
+  if [[ -f "$BUILD/CMakeCache.txt" ]]; then
+    old_gen="$(sed -n 's/^CMAKE_GENERATOR:INTERNAL=//p' "$BUILD/CMakeCache.txt")"
+    want_gen="Unix Makefiles"
+    [[ -n "$NINJA" ]] && want_gen="Ninja"
+    if [[ "$old_gen" != "$want_gen" ]]; then
+      echo "gpu-check: $BUILD/ was made with '$old_gen', now '$want_gen': removing it"
+      rm -rf "$BUILD"
+    fi
+  fi
+
+  echo "--- CUDA architectures"
+  ARCH_FALLBACK="${compute_cap:-90}"
+  if [[ -n "${SPML_CUDA_ARCHITECTURES:-}" ]]; then
+    ARCH="$SPML_CUDA_ARCHITECTURES"
+  elif ((gpu_visible)) && printf '%s\n3.24\n' "$cmake_ver" | sort -V -C -r; then
+    ARCH=native  # CMake >= 3.24 and a GPU to ask
+  else
+    ARCH="$ARCH_FALLBACK"
+  fi
+  echo "SPML_CUDA_ARCHITECTURES=$ARCH (fallback $ARCH_FALLBACK)"
+
+  echo "--- cuDNN"
+  # Candidates, in order: CUDNN_ROOT; the wheel's package folder (nvidia.cudnn may be a namespace package,
+  # __file__ None: use __path__); any site-packages/nvidia/*/ holding include/cudnn.h; system folders.
+  mapfile -t cudnn_candidates < <(
+    [[ -n "${CUDNN_ROOT:-}" ]] && echo "$CUDNN_ROOT"
+    timeout 30 python3 - <<'PY'
+import glob, os, site, sys
+roots = []
+try:
+    import nvidia.cudnn as m
+    f = getattr(m, "__file__", None)
+    if f:
+        roots.append(os.path.dirname(f))
+    roots += [str(p) for p in getattr(m, "__path__", [])]
+except Exception as e:  # not installed, or no nvidia package at all
+    print("gpu-check: python3 cannot import nvidia.cudnn: %r" % (e,), file=sys.stderr)
+dirs = []
+try:
+    dirs += site.getsitepackages()
+except Exception:
+    pass
+try:
+    dirs.append(site.getusersitepackages())
+except Exception:
+    pass
+for d in dirs:
+    for h in sorted(glob.glob(os.path.join(d, "nvidia", "*", "include", "cudnn.h"))):
+        roots.append(os.path.dirname(os.path.dirname(h)))
+for r in roots:
+    print(os.path.realpath(r))
+PY
+    echo /usr/local/cuda
+    echo /usr
+  )
+  CUDNN_DIR=""
+  CUDNN_LIB=""
+  declare -A seen=()
+  for c in "${cudnn_candidates[@]}"; do
+    [[ -z "$c" || -n "${seen[$c]:-}" ]] && continue
+    seen[$c]=1
+    inc=""
+    lib=""
+    [[ -f "$c/include/cudnn.h" ]] && inc="$c/include"
+    for l in lib lib64 "lib/$(uname -m)-linux-gnu"; do
+      if [[ -e "$c/$l/libcudnn.so.9" ]]; then lib="$c/$l"; break; fi
+    done
+    echo "candidate $c: include/cudnn.h $([[ -n "$inc" ]] && echo yes || echo NO), libcudnn.so.9 in ${lib:-NO}"
+    if [[ -n "$inc" && -n "$lib" ]]; then
+      CUDNN_DIR="$c"
+      CUDNN_LIB="$lib"
+      break
+    fi
+  done
+  if [[ -n "$CUDNN_DIR" ]]; then
+    echo "cuDNN: $CUDNN_DIR (library folder $CUDNN_LIB)"
+    ver_h="$CUDNN_DIR/include/cudnn_version.h"
+    [[ -f "$ver_h" ]] && echo "cuDNN version: $(awk '/#define CUDNN_(MAJOR|MINOR|PATCHLEVEL) /{ printf "%s%s", s, $3; s="." }' "$ver_h")"
+    export LD_LIBRARY_PATH="$CUDNN_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    # cuDNN's sublibraries are loaded at run time: report (and where possible resolve) what they miss.
+    missing="$(ldd "$CUDNN_LIB"/libcudnn*.so.9 2>/dev/null | awk '/not found/ { print $1 }' | sort -u)"
+    for so in $missing; do
+      hit="$(find "$CUDNN_DIR/.." /usr/local/cuda/lib64 /usr/local/cuda/targets/*/lib -maxdepth 3 -name "$so" \
+        2>/dev/null | head -n 1)"
+      if [[ -n "$hit" ]]; then
+        echo "cuDNN needs $so: adding $(dirname "$hit") to LD_LIBRARY_PATH"
+        LD_LIBRARY_PATH="$(dirname "$hit"):$LD_LIBRARY_PATH"
+      else
+        echo "gpu-check: warning: cuDNN needs $so, not found"
+      fi
+    done
+    echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+  else
+    echo "gpu-check: cuDNN not found (need include/cudnn.h and lib/libcudnn.so.9 under one folder; set CUDNN_ROOT)"
+    env_ok=0
+  fi
+
+  echo "--- .deps"
+  DEPS_PREFIX=0
+  if [[ -f .deps/MANIFEST ]]; then
+    sed -n '1,4p' .deps/MANIFEST
+    deps_arch="$(sed -n 's/^arch: //p' .deps/MANIFEST)"
+    if [[ -d .deps/lib && "$deps_arch" == "$(uname -m)" ]]; then
+      DEPS_PREFIX=1
+    elif [[ -d .deps/lib ]]; then
+      echo "gpu-check: warning: .deps/lib was packed for '$deps_arch', this is $(uname -m): not using its libraries"
+    fi
+  else
+    echo "gpu-check: warning: no .deps/ (run scripts/pack-gpu-deps.sh and carry .deps): json, CLI11 and"
+    echo "           GoogleTest will be missing here"
+  fi
+
+  # Hand the results to the phase processes.
+  export SPML_GC_NINJA="$NINJA" SPML_GC_NVCC="$NVCC" SPML_GC_ARCH="$ARCH" SPML_GC_ARCH_FALLBACK="$ARCH_FALLBACK"
+  export SPML_GC_CUDNN_ROOT="$CUDNN_DIR" SPML_GC_DEPS_PREFIX="$DEPS_PREFIX" LD_LIBRARY_PATH PATH
+} >>"$ENV_LOG" 2>&1
+cat "$ENV_LOG"
+if ((env_ok)); then record env ok "$(since "$t_env")"; else record env "failed (see env.log)" "$(since "$t_env")"; fi
+
+# --- configure, build, test, bench ---------------------------------------------------------------------
+CONFIGURE_LOG="$LOG_DIR/configure.log"
+: >"$CONFIGURE_LOG"
+t="$(now)"
+run_timed "$CONFIGURE_LOG" 90 configure
+record configure "$RUN_STATUS" "$(since "$t")"
+configured="$([[ "$RUN_STATUS" == ok ]] && echo 1 || echo 0)"
+
+BUILD_LOG="$LOG_DIR/build.log"
+: >"$BUILD_LOG"
+built=0
+if ((configured)); then
+  t="$(now)"
+  run_timed "$BUILD_LOG" 200 build
+  record build "$RUN_STATUS" "$(since "$t")"
+  [[ "$RUN_STATUS" == ok ]] && built=1
+else
+  echo "=== gpu-check: build skipped: configure failed" | tee -a "$BUILD_LOG"
+  record build "skipped (configure failed)" 0
+fi
+
+BENCH="$BUILD/bin/spml-bench"
+TEST_LOG="$LOG_DIR/test.log"
+: >"$TEST_LOG"
+if ((configured)); then
+  # Even after a failed build the tests that did build still run (the build keeps going after errors).
+  # Leave the bench a quarter of what is left, at most 50 s, when it is there to run.
+  reserve=0
+  ((built)) && [[ -x "$BENCH" ]] && reserve="$(min 50 $(($(left) / 4)))"
+  t="$(now)"
+  run_timed "$TEST_LOG" $(($(left) - reserve - 10)) test
+  record test "$RUN_STATUS" "$(since "$t")"
+else
+  echo "=== gpu-check: test skipped: configure failed" | tee -a "$TEST_LOG"
+  record test "skipped (configure failed)" 0
+fi
+
+BENCH_LOG="$LOG_DIR/bench.log"
+: >"$BENCH_LOG"
+if ((!built)); then
+  echo "=== gpu-check: bench skipped: the build failed" | tee -a "$BENCH_LOG"
+  record bench "skipped (build failed)" 0
+elif [[ ! -x "$BENCH" ]]; then
+  echo "=== gpu-check: bench skipped: $BENCH was not built (no such target yet)" | tee -a "$BENCH_LOG"
+  record bench "skipped (no spml-bench)" 0
+else
+  t="$(now)"
+  run_timed "$BENCH_LOG" $(($(left) / 2 + 5)) bench cuda  # the CUDA run gets about half of what is left
+  status_cuda="$RUN_STATUS"
+  run_timed "$BENCH_LOG" "$(left)" bench cpu
+  status_cpu="$RUN_STATUS"
+  if [[ "$status_cuda" == ok && "$status_cpu" == ok ]]; then
+    record bench ok "$(since "$t")"
+  else
+    record bench "cuda: ${status_cuda%% *}, cpu: ${status_cpu%% *}" "$(since "$t")"
+  fi
+fi
+
+summary
+exit "$FAILED"

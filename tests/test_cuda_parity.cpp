@@ -1,0 +1,173 @@
+// CUDA against the CPU oracle: forward and backward of every op, random fills, casts, optimizers and the
+// caching allocator. Every test skips with "no CUDA device" where none is present.
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "framework/autograd/autograd.h"
+#include "framework/ops/ops.h"
+#include "framework/optim/optimizer.h"
+#include "test_util.h"
+
+namespace spml {
+namespace {
+using Inputs = std::vector<Tensor>;
+const Device kCuda = Device::cuda(0);
+
+// Tolerance for comparing a float32 result with a float64-accumulated CPU one, scaled by the value range.
+double tolerance(DType dtype) {
+  return dtype == DType::Float64 ? 1e-11 : 2e-5;
+}
+
+void expect_parity(const std::function<Tensor(const Inputs&)>& f, const Inputs& host_inputs, double scale = 1.0) {
+  Inputs cpu, gpu;
+  for (const Tensor& t : host_inputs) {
+    cpu.push_back(test::leaf(t.clone()));
+    gpu.push_back(test::leaf(t.to(kCuda)));
+  }
+  const Tensor out_cpu = f(cpu), out_gpu = f(gpu);
+  ASSERT_TRUE(out_gpu.device().is_cuda());
+  const double tol = tolerance(host_inputs[0].dtype()) * scale;
+  EXPECT_LE(max_abs_diff(out_cpu, out_gpu), tol) << "forward";
+  Tensor r = Tensor::empty(out_cpu.shape(), out_cpu.dtype());
+  r.uniform_(-1, 1, 99);
+  out_cpu.backward(r);
+  out_gpu.backward(r.to(kCuda));
+  for (std::size_t i = 0; i < cpu.size(); ++i) {
+    ASSERT_TRUE(gpu[i].grad().defined()) << "input " << i;
+    EXPECT_LE(max_abs_diff(cpu[i].grad(), gpu[i].grad()), tol) << "gradient of input " << i;
+  }
+}
+
+class CudaParity : public ::testing::TestWithParam<DType> {
+ protected:
+  void SetUp() override { SPML_SKIP_WITHOUT_CUDA(); }
+  Tensor rnd(const Shape& s, uint64_t seed, double lo = -1, double hi = 1) {
+    return test::random_tensor(s, seed, GetParam(), lo, hi);
+  }
+};
+
+TEST_P(CudaParity, UnaryOps) {
+  const Tensor x = rnd({37, 129}, 1, -3, 3), pos = rnd({37, 129}, 2, 0.1, 3);
+  expect_parity([](const Inputs& v) { return neg(v[0]); }, {x});
+  expect_parity([](const Inputs& v) { return exp(v[0]); }, {x}, 20);
+  expect_parity([](const Inputs& v) { return log(v[0]); }, {pos}, 10);
+  expect_parity([](const Inputs& v) { return sqrt(v[0]); }, {pos});
+  expect_parity([](const Inputs& v) { return pow(v[0], 2.5); }, {pos}, 10);
+  expect_parity([](const Inputs& v) { return relu(v[0]); }, {x});
+  expect_parity([](const Inputs& v) { return sigmoid(v[0]); }, {x});
+  expect_parity([](const Inputs& v) { return tanh(v[0]); }, {x});
+  expect_parity([](const Inputs& v) { return add(v[0], 0.5); }, {x});
+  expect_parity([](const Inputs& v) { return mul(v[0], -2.0); }, {x});
+}
+
+TEST_P(CudaParity, BinaryOpsWithBroadcasting) {
+  const Tensor a = rnd({8, 16, 5, 5}, 3), b = rnd({8, 16, 5, 5}, 4, 0.5, 2);
+  const Tensor channel = rnd({16, 1, 1}, 5, 0.5, 2), row = rnd({5}, 6, 0.5, 2);
+  for (const Tensor& other : {b, channel, row}) {
+    expect_parity([](const Inputs& v) { return add(v[0], v[1]); }, {a, other}, 10);
+    expect_parity([](const Inputs& v) { return sub(v[1], v[0]); }, {a, other}, 10);
+    expect_parity([](const Inputs& v) { return mul(v[0], v[1]); }, {a, other}, 10);
+    expect_parity([](const Inputs& v) { return div(v[0], v[1]); }, {a, other}, 50);
+  }
+}
+
+TEST_P(CudaParity, ReductionsShapesAndLinearAlgebra) {
+  const Tensor x = rnd({6, 300, 7}, 7);
+  expect_parity([](const Inputs& v) { return sum(v[0]); }, {x}, 100);
+  expect_parity([](const Inputs& v) { return mean(v[0]); }, {x});
+  for (int64_t d : {0, 1, 2}) expect_parity([d](const Inputs& v) { return sum(v[0], d); }, {x}, 30);
+  const Tensor big = rnd({1 << 20}, 8);
+  expect_parity([](const Inputs& v) { return sum(v[0]); }, {big}, 3000);
+  const Tensor m = rnd({65, 33}, 9);
+  expect_parity([](const Inputs& v) { return transpose(v[0]); }, {m});
+  expect_parity([](const Inputs& v) { return concat({v[0], v[0].slice(3, 10)}); }, {m});
+  expect_parity([](const Inputs& v) { return v[0].reshape({33, 65}); }, {m});
+  const Tensor a = rnd({64, 96}, 10), b = rnd({96, 80}, 11);
+  expect_parity([](const Inputs& v) { return matmul(v[0], v[1]); }, {a, b}, 50);
+  const Tensor x2 = rnd({16, 96}, 12), w = rnd({40, 96}, 13), bias = rnd({40}, 14);
+  expect_parity([](const Inputs& v) { return linear(v[0], v[1], v[2]); }, {x2, w, bias}, 50);
+}
+
+TEST_P(CudaParity, ReductionIsDeterministic) {
+  const Tensor x = rnd({1 << 21}, 15).to(kCuda);
+  EXPECT_EQ(max_abs_diff(sum(x), sum(x)), 0.0);
+  const Tensor y = rnd({512, 4096}, 16).to(kCuda);
+  EXPECT_EQ(max_abs_diff(sum(y, 0), sum(y, 0)), 0.0);
+}
+
+TEST_P(CudaParity, RandomFillsAndCastsMatch) {
+  // Same Philox counters on both sides; the device's log/cos and fused multiply-adds may differ from glibc's
+  // in the last bit, so the values agree to rounding, not necessarily bit for bit.
+  const double tol = GetParam() == DType::Float64 ? 1e-13 : 1e-6;
+  Tensor c = Tensor::empty({100003}, GetParam()), g = Tensor::empty({100003}, GetParam(), kCuda);
+  c.normal_(0.5, 2.0, 77, 5);
+  g.normal_(0.5, 2.0, 77, 5);
+  EXPECT_LE(max_abs_diff(c, g), tol * 10);
+  c.uniform_(-1, 3, 78);
+  g.uniform_(-1, 3, 78);
+  EXPECT_LE(max_abs_diff(c, g), tol);
+  Tensor big = test::random_tensor({1000}, 79, GetParam(), -100, 100);
+  EXPECT_EQ(max_abs_diff(big.to(DType::Int32), big.to(kCuda).to(DType::Int32)), 0.0);
+  Tensor bytes = test::random_tensor({1000}, 80, GetParam(), 0, 255);
+  EXPECT_EQ(
+      max_abs_diff(bytes.to(DType::UInt8).to(DType::Float64), bytes.to(kCuda).to(DType::UInt8).to(DType::Float64)),
+      0.0);
+}
+
+TEST_P(CudaParity, OptimizersMatchTheCpu) {
+  for (int kind = 0; kind < 3; ++kind) {
+    std::vector<Tensor> cpu, gpu;
+    for (int i = 0; i < 7; ++i) {
+      const Tensor p = rnd({1000 + 977 * i}, 20 + i);
+      cpu.push_back(test::leaf(p.clone()));
+      gpu.push_back(test::leaf(p.to(kCuda)));
+    }
+    auto make = [&](std::vector<Tensor>& ps) -> std::unique_ptr<optim::Optimizer> {
+      optim::AdamOptions adamw;
+      adamw.weight_decay = 0.01;
+      adamw.decoupled_weight_decay = kind == 1;
+      optim::SgdOptions sgd;
+      sgd.momentum = 0.9;
+      sgd.weight_decay = 1e-4;
+      if (kind == 2) return std::make_unique<optim::SGD>(std::vector<optim::ParamGroup>{{ps, 0.01, "g"}}, sgd);
+      return std::make_unique<optim::Adam>(std::vector<optim::ParamGroup>{{ps, 0.01, "g"}}, adamw);
+    };
+    auto oc = make(cpu), og = make(gpu);
+    for (int step = 0; step < 3; ++step) {
+      for (std::size_t i = 0; i < cpu.size(); ++i) {
+        const Tensor grad = rnd({cpu[i].numel()}, 100 * step + i);
+        cpu[i].set_grad(grad);
+        gpu[i].set_grad(grad.to(kCuda));
+      }
+      oc->step();
+      og->step();
+    }
+    for (std::size_t i = 0; i < cpu.size(); ++i)
+      EXPECT_LE(max_abs_diff(cpu[i], gpu[i]), tolerance(GetParam()) * 10) << "optimizer " << kind << " tensor " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, CudaParity, ::testing::Values(DType::Float32, DType::Float64),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+TEST(CudaAllocator, ReusesFreedBlocksAndReportsStats) {
+  SPML_SKIP_WITHOUT_CUDA();
+  cuda::synchronize(0);
+  cuda::empty_cache();
+  const auto before = cuda::allocator_stats(0);
+  { Tensor t = Tensor::empty({1 << 20}, DType::Float32, kCuda); }
+  const auto after_first = cuda::allocator_stats(0);
+  { Tensor t = Tensor::empty({1 << 20}, DType::Float32, kCuda); }
+  const auto after_second = cuda::allocator_stats(0);
+  EXPECT_EQ(after_second.cuda_malloc_count, after_first.cuda_malloc_count);  // served from the cache
+  EXPECT_GT(after_second.cache_hits, before.cache_hits);
+  EXPECT_GE(after_second.peak_allocated_bytes, std::size_t(4) << 20);
+  EXPECT_GE(after_second.reserved_bytes, std::size_t(4) << 20);
+  cuda::empty_cache();
+  EXPECT_EQ(cuda::allocator_stats(0).reserved_bytes, cuda::allocator_stats(0).allocated_bytes);
+  EXPECT_ERROR_CONTAINS(Tensor::empty({int64_t(1) << 50}, DType::Float32, kCuda), "out of memory", "MiB");
+}
+
+}  // namespace
+}  // namespace spml

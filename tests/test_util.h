@@ -1,0 +1,52 @@
+// Shared helpers for the tests: random tensors, CUDA skip macro, message assertions.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "framework/core/tensor.h"
+#include "framework/cuda/cuda_runtime.h"
+
+namespace spml::test {
+
+// Uniform(lo, hi) tensor from a fixed seed.
+inline Tensor random_tensor(const Shape& shape, uint64_t seed, DType dtype = DType::Float64, double lo = -1.0,
+                            double hi = 1.0) {
+  Tensor t = Tensor::empty(shape, dtype);
+  t.uniform_(lo, hi, seed);
+  return t;
+}
+
+inline Tensor leaf(Tensor t) {
+  t.set_requires_grad(true);
+  return t;
+}
+
+// Runs `statement`, expects spml::Error, and returns its message (empty when nothing was thrown).
+template <class F>
+std::string error_message(F&& statement) {
+  try {
+    statement();
+  } catch (const spml::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace spml::test
+
+#define SPML_SKIP_WITHOUT_CUDA()                                         \
+  do {                                                                   \
+    if (!::spml::cuda::is_available()) GTEST_SKIP() << "no CUDA device"; \
+  } while (0)
+
+// The message of the spml::Error thrown by `statement` contains every given fragment.
+#define EXPECT_ERROR_CONTAINS(statement, ...)                                      \
+  do {                                                                             \
+    const std::string spml_msg_ = ::spml::test::error_message([&] { statement; }); \
+    EXPECT_FALSE(spml_msg_.empty()) << #statement " did not throw spml::Error";    \
+    for (const char* spml_fragment_ : {__VA_ARGS__})                               \
+      EXPECT_NE(spml_msg_.find(spml_fragment_), std::string::npos)                 \
+          << "message \"" << spml_msg_ << "\" lacks \"" << spml_fragment_ << "\""; \
+  } while (0)
