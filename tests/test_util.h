@@ -8,6 +8,13 @@
 #include "framework/core/tensor.h"
 #include "framework/cuda/cuda_runtime.h"
 
+namespace spml {
+// Readable parameter values in test names and CTest listings.
+inline void PrintTo(DType dtype, std::ostream* os) {
+  *os << dtype_name(dtype);
+}
+}  // namespace spml
+
 namespace spml::test {
 
 // Uniform(lo, hi) tensor from a fixed seed.

@@ -6,6 +6,7 @@
 
 #include "kernels/common/elementwise_math.h"
 #include "kernels/common/optim_math.h"
+#include "kernels/common/spml_loss_math.h"
 
 namespace spml::kernels::cpu {
 
@@ -68,6 +69,14 @@ template <class T>
 void adam_step(T* p, const T* g, T* m, T* v, int64_t n, const AdamParams& params);
 template <class T>
 void sgd_step(T* p, const T* g, T* momentum_buffer, int64_t n, const SgdParams& params);
+
+// SPML loss over a [rows, cols] = [B, C] batch: loss_out[0] = mean over B * C of the element losses (plus EPR's and
+// ROLE's batch regularisers), dz = dL/dz. ROLE: g = the label-estimate logits and dg = dL/dg (null otherwise).
+// gr_through_kv differentiates GR's K and V too (a test-only variant). Sums are taken row by row in a fixed
+// order (deterministic for any thread count).
+template <class T>
+void spml_loss(LossKind kind, const T* z, const T* y, const T* g, int64_t rows, int64_t cols, const LossParams& params,
+               bool gr_through_kv, T* loss_out, T* dz, T* dg);
 
 // Thread control shared by OpenMP loops and the BLAS (the project's one thread policy).
 void set_num_threads(int n);

@@ -10,6 +10,7 @@
 
 #include "kernels/common/elementwise_math.h"
 #include "kernels/common/optim_math.h"
+#include "kernels/common/spml_loss_math.h"
 
 namespace spml::kernels::cuda {
 
@@ -69,5 +70,14 @@ void adam_step_multi(const std::vector<AdamTensor<T>>& tensors, const AdamParams
 
 template <class T>
 void sgd_step(T* p, const T* g, T* momentum_buffer, int64_t n, const SgdParams& params, cudaStream_t stream);
+
+// The fused SPML loss (contract of cpu::spml_loss; no gr_through_kv variant). loss_out is a device scalar.
+// workspace: spml_loss_workspace_elements(rows, cols) elements of T (per-element losses, row sums, scalars).
+// Launches: [EPR/ROLE: a row-sum kernel and a one-block batch-mean kernel], the element kernel computing the
+// losses and the gradients in one pass, one deterministic reduction, [EPR/ROLE: adding the regulariser].
+int64_t spml_loss_workspace_elements(int64_t rows, int64_t cols);
+template <class T>
+void spml_loss(LossKind kind, const T* z, const T* y, const T* g, int64_t rows, int64_t cols, const LossParams& params,
+               T* loss_out, T* dz, T* dg, T* workspace, cudaStream_t stream);
 
 }  // namespace spml::kernels::cuda

@@ -1,0 +1,146 @@
+// CUDA fused SPML losses: the element kernel computes every entry's loss and dL/dz (dL/dg for ROLE) in one pass
+// with the math shared with the CPU (kernels/common/spml_loss_math.h); the mean is one deterministic reduction.
+// EPR and ROLE first need the batch's row sums: a block-per-row kernel and a one-block batch kernel (fixed
+// reduction trees, no atomics), whose results the element kernel reads from device memory (no host sync).
+#include <algorithm>
+#include <type_traits>
+
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/cuda_kernels.h"
+
+namespace spml::kernels::cuda {
+namespace {
+constexpr int kThreads = 256;
+constexpr int64_t kMaxBlocks = int64_t(1) << 16;
+
+template <class T>
+using acc_t = std::conditional_t<std::is_same_v<T, float>, double, T>;
+
+// Workspace layout (elements of T): [0, n) element losses | [n, n + rows) row sums of p |
+// [n + rows, n + 2 rows) row sums of Yhat | 4 scalars: coef_p, coef_q, regulariser value, unused.
+struct Layout {
+  int64_t n, rows;
+  int64_t losses() const { return 0; }
+  int64_t row_p() const { return n; }
+  int64_t row_q() const { return n + rows; }
+  int64_t scalars() const { return n + 2 * rows; }
+};
+
+// Sums `count` values produced by value(i) with a fixed block-wide tree; the result is valid in thread 0.
+template <class Acc, class F>
+__device__ Acc block_sum(int64_t count, F value) {
+  __shared__ Acc partial[kThreads];
+  Acc acc = 0;
+  for (int64_t i = threadIdx.x; i < count; i += kThreads) acc += value(i);
+  partial[threadIdx.x] = acc;
+  __syncthreads();
+  for (int s = kThreads / 2; s > 0; s >>= 1) {
+    if (int(threadIdx.x) < s) partial[threadIdx.x] += partial[threadIdx.x + s];
+    __syncthreads();
+  }
+  const Acc total = partial[0];
+  __syncthreads();  // partial[] may be reused by the caller's next call
+  return total;
+}
+
+// Row b: sum_c sigmoid(z[b, c]) (and of g for ROLE).
+template <class T>
+__global__ void row_sums_kernel(const T* z, const T* g, int64_t rows, int64_t cols, T* row_p, T* row_q) {
+  for (int64_t b = blockIdx.x; b < rows; b += gridDim.x) {
+    const T* zr = z + b * cols;
+    const acc_t<T> sp = block_sum<acc_t<T>>(cols, [&](int64_t c) { return acc_t<T>(SigmoidOp::fwd(zr[c], T(0))); });
+    acc_t<T> sq = 0;
+    if (g) {
+      const T* gr = g + b * cols;
+      sq = block_sum<acc_t<T>>(cols, [&](int64_t c) { return acc_t<T>(SigmoidOp::fwd(gr[c], T(0))); });
+    }
+    if (threadIdx.x == 0) {
+      row_p[b] = T(sp);
+      if (g) row_q[b] = T(sq);
+    }
+  }
+}
+
+// One block: the batch means, R values and dR/dx coefficients (weight 1 for EPR, 0.5 for ROLE).
+template <class T>
+__global__ void regulariser_kernel(const T* row_p, const T* row_q, int64_t rows, int64_t cols, double k, double weight,
+                                   T* scalars) {
+  const double sp = double(block_sum<acc_t<T>>(rows, [&](int64_t b) { return acc_t<T>(row_p[b]); }));
+  double sq = 0;
+  if (row_q) sq = double(block_sum<acc_t<T>>(rows, [&](int64_t b) { return acc_t<T>(row_q[b]); }));
+  if (threadIdx.x == 0) {
+    const double c2 = double(cols) * double(cols);
+    const double mp = sp / double(rows), mq = sq / double(rows);
+    scalars[0] = T(weight * 2.0 * (mp - k) / (c2 * double(rows)));
+    scalars[1] = row_q ? T(weight * 2.0 * (mq - k) / (c2 * double(rows))) : T(0);
+    scalars[2] = T(weight * ((mp - k) * (mp - k) + (row_q ? (mq - k) * (mq - k) : 0.0)) / c2);
+  }
+}
+
+template <class T>
+__global__ void element_kernel(LossKind kind, const T* z, const T* y, const T* g, int64_t n, LossParams a, T inv_n,
+                               const T* scalars, T* losses, T* dz, T* dg) {
+  const T coef_p = scalars ? scalars[0] : T(0), coef_q = scalars ? scalars[1] : T(0);
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const T p = SigmoidOp::fwd(z[i], T(0));
+    if (kind == LossKind::ROLE) {
+      const RoleElementLoss<T> e = role_element(z[i], g[i], y[i]);
+      const T q = SigmoidOp::fwd(g[i], T(0));
+      losses[i] = e.loss;
+      dz[i] = e.dz * inv_n + coef_p * p * (T(1) - p);
+      dg[i] = e.dg * inv_n + coef_q * q * (T(1) - q);
+    } else {
+      const ElementLoss<T> e = spml_element(kind, z[i], y[i], a);
+      losses[i] = e.loss;
+      dz[i] = e.dz * inv_n + coef_p * p * (T(1) - p);
+    }
+  }
+}
+
+template <class T>
+__global__ void add_scalar_kernel(T* out, const T* value) {
+  out[0] += value[0];
+}
+}  // namespace
+
+int64_t spml_loss_workspace_elements(int64_t rows, int64_t cols) {
+  return rows * cols + 2 * rows + 4;
+}
+
+template <class T>
+void spml_loss(LossKind kind, const T* z, const T* y, const T* g, int64_t rows, int64_t cols, const LossParams& params,
+               T* loss_out, T* dz, T* dg, T* workspace, cudaStream_t stream) {
+  const int64_t n = rows * cols;
+  if (n <= 0) return;
+  LossParams a = params;
+  a.num_classes = double(cols);
+  const Layout layout{n, rows};
+  const bool regularised = kind == LossKind::EPR || kind == LossKind::ROLE;
+  T* scalars = workspace + layout.scalars();
+  if (regularised) {
+    const T* role_g = kind == LossKind::ROLE ? g : nullptr;
+    row_sums_kernel<T><<<unsigned(std::min(rows, kMaxBlocks)), kThreads, 0, stream>>>(
+        z, role_g, rows, cols, workspace + layout.row_p(), workspace + layout.row_q());
+    SPML_CUDA_CHECK_LAUNCH();
+    regulariser_kernel<T><<<1, kThreads, 0, stream>>>(workspace + layout.row_p(),
+                                                      role_g ? workspace + layout.row_q() : nullptr, rows, cols,
+                                                      a.expected_positives, kind == LossKind::EPR ? 1.0 : 0.5, scalars);
+    SPML_CUDA_CHECK_LAUNCH();
+  }
+  const unsigned grid = unsigned(std::min((n + kThreads - 1) / kThreads, kMaxBlocks));
+  element_kernel<T><<<grid, kThreads, 0, stream>>>(
+      kind, z, y, g, n, a, T(1.0 / double(n)), regularised ? scalars : nullptr, workspace + layout.losses(), dz, dg);
+  SPML_CUDA_CHECK_LAUNCH();
+  reduce_sum<T>(workspace + layout.losses(), loss_out, 1, n, 1, T(1.0 / double(n)), stream);
+  if (regularised) {
+    add_scalar_kernel<T><<<1, 1, 0, stream>>>(loss_out, scalars + 2);
+    SPML_CUDA_CHECK_LAUNCH();
+  }
+}
+
+template void spml_loss<float>(LossKind, const float*, const float*, const float*, int64_t, int64_t, const LossParams&,
+                               float*, float*, float*, float*, cudaStream_t);
+template void spml_loss<double>(LossKind, const double*, const double*, const double*, int64_t, int64_t,
+                                const LossParams&, double*, double*, double*, double*, cudaStream_t);
+
+}  // namespace spml::kernels::cuda

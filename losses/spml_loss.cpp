@@ -1,0 +1,84 @@
+// The fused SPML loss op: argument checks, CPU/CUDA dispatch, and the backward that scales the saved gradients.
+#include "losses/spml_loss.h"
+
+#include <cmath>
+
+#include "framework/autograd/autograd.h"
+#include "framework/core/backend.h"
+#include "framework/core/nvtx.h"
+#include "framework/ops/ops.h"
+
+namespace spml::losses {
+namespace {
+void check_inputs(LossKind kind, const Tensor& logits, const Tensor& labels, const Tensor& estimates) {
+  const char* name = loss_name(kind);
+  SPML_CHECK(logits.defined() && labels.defined(), "loss ", name, ": logits and labels must be defined");
+  SPML_CHECK(logits.dim() == 2, "loss ", name, ": logits must be [B, C], got ", logits.description());
+  SPML_CHECK(logits.dtype() == DType::Float32 || logits.dtype() == DType::Float64, "loss ", name,
+             ": logits must be float32 or float64, got ", logits.description());
+  SPML_CHECK(labels.shape() == logits.shape(), "loss ", name, ": labels ", shape_str(labels.shape()),
+             " do not match logits ", shape_str(logits.shape()));
+  SPML_CHECK(labels.dtype() == logits.dtype() && labels.device() == logits.device(), "loss ", name, ": labels ",
+             labels.description(), " must have the logits' dtype and device (", logits.description(), ")");
+  SPML_CHECK(logits.size(0) > 0 && logits.size(1) > 0, "loss ", name, ": empty batch ", logits.description());
+  SPML_CHECK(kind != LossKind::WAN || logits.size(1) >= 2, "loss wan: needs at least 2 classes, got ", logits.size(1));
+  if (kind == LossKind::ROLE) {
+    SPML_CHECK(estimates.defined(), "loss role: needs the label-estimate logits of the batch's rows");
+    SPML_CHECK(estimates.shape() == logits.shape() && estimates.dtype() == logits.dtype() &&
+                   estimates.device() == logits.device(),
+               "loss role: label estimates ", estimates.description(), " do not match logits ", logits.description());
+  }
+  // Labels are small (B x C): checking them on the host costs little next to a training step.
+  const std::vector<double> y = labels.to(Device::cpu()).to(DType::Float64).to_vector<double>();
+  const int64_t cols = logits.size(1);
+  for (std::size_t i = 0; i < y.size(); ++i)
+    SPML_CHECK(y[i] == 0.0 || y[i] == 1.0, "loss ", name, ": labels must be 0 or 1, found ", y[i], " at row ",
+               int64_t(i) / cols, ", column ", int64_t(i) % cols);
+}
+
+Tensor fused(LossKind kind, const Tensor& logits, const Tensor& labels, LossParams params, const Tensor& estimates,
+             bool through_kv) {
+  NvtxRange range(loss_name(kind));
+  check_inputs(kind, logits, labels, estimates);
+  const int64_t rows = logits.size(0), cols = logits.size(1);
+  params.num_classes = double(cols);
+  const bool role = kind == LossKind::ROLE;
+  Tensor loss = Tensor::empty(Shape{}, logits.dtype(), logits.device());
+  Tensor dz = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
+  Tensor dg = role ? Tensor::empty(logits.shape(), logits.dtype(), logits.device()) : Tensor();
+  SPML_CHECK(!through_kv || logits.device().is_cpu(), "gr_loss_through_kv: CPU only (a test helper)");
+  SPML_DISPATCH_FLOATING(logits.dtype(), loss_name(kind), {
+    const scalar_t* g = role ? estimates.data<scalar_t>() : nullptr;
+    scalar_t* dgp = role ? dg.data<scalar_t>() : nullptr;
+    SPML_ON_DEVICE(logits.device(),
+                   kernels::cpu::spml_loss(kind, logits.data<scalar_t>(), labels.data<scalar_t>(), g, rows, cols,
+                                           params, through_kv, loss.data<scalar_t>(), dz.data<scalar_t>(), dgp),
+                   {
+                     Tensor workspace = Tensor::empty({kernels::cuda::spml_loss_workspace_elements(rows, cols)},
+                                                      logits.dtype(), logits.device());
+                     kernels::cuda::spml_loss(kind, logits.data<scalar_t>(), labels.data<scalar_t>(), g, rows, cols,
+                                              params, loss.data<scalar_t>(), dz.data<scalar_t>(), dgp,
+                                              workspace.data<scalar_t>(), detail::stream_of(logits));
+                   });
+  });
+  std::vector<Tensor> inputs{logits};
+  if (role) inputs.push_back(estimates);
+  return autograd::record(loss_name(kind), loss, inputs, [dz, dg, role](const Tensor& grad) {
+    // dL/dz was computed in the forward pass; the chain rule only scales it by the scalar dOut/dL.
+    std::vector<Tensor> grads{mul(dz, grad)};
+    if (role) grads.push_back(mul(dg, grad));
+    return grads;
+  });
+}
+}  // namespace
+
+Tensor spml_loss(LossKind kind, const Tensor& logits, const Tensor& labels, LossParams params,
+                 const Tensor& label_estimate_logits) {
+  return fused(kind, logits, labels, params, label_estimate_logits, false);
+}
+
+Tensor gr_loss_through_kv(const Tensor& logits, const Tensor& labels, LossParams params) {
+  return fused(LossKind::GR, logits, labels, params, Tensor(), true);
+}
+
+}  // namespace spml::losses

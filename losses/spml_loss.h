@@ -1,0 +1,64 @@
+// The SPML losses as fused autograd ops (SPML.md sections 2 and 3): gr, an, an_ls, wan, epr, role, em, bce.
+// Each takes logits z [B, C] and labels y [B, C] in {0, 1} (observed single positives; the clean labels for
+// bce) and returns the scalar mean loss; the forward computes the loss and dL/dz in one pass and the
+// backward scales the saved dL/dz by the incoming gradient.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "framework/core/tensor.h"
+#include "kernels/common/spml_loss_math.h"
+
+namespace spml::losses {
+
+using kernels::LossKind;
+using kernels::LossParams;
+
+// "gr" -> LossKind::GR ...; throws spml::Error listing the valid names.
+LossKind parse_loss_name(const std::string& name);
+const char* loss_name(LossKind kind);
+std::vector<std::string> loss_names();
+
+// GR's hyper-parameter schedules (SPML.md section 2). Vector orders differ on purpose:
+// beta = [w0, wT, b0, bT], alpha = [mu0, sigma0, muT, sigmaT], q2q3 = [q2, q3].
+struct GrSettings {
+  std::vector<double> beta{0, 2, -2, -2};
+  std::vector<double> alpha{0.5, 2, 0.8, 0.5};
+  std::vector<double> q2q3{0.01, 1};
+};
+
+struct GrEpochValues {
+  double w, b, mu, sigma, q2, q3;
+};
+
+class GrSchedule {
+ public:
+  // Throws spml::Error naming the parameter when epochs <= linear_init, linear_init < 0, a vector has the
+  // wrong length, a sigma <= 0 or a q <= 0.
+  GrSchedule(const GrSettings& settings, int epochs, int linear_init);
+  // Values for 1-based epoch e: f_beta = max(e - n - 1, 0) / (T - n), f_alpha = max(e - n, 0) / (T - n).
+  GrEpochValues at(int epoch) const;
+  int epochs() const { return epochs_; }
+  int linear_init() const { return linear_init_; }
+
+ private:
+  GrSettings settings_;
+  int epochs_, linear_init_;
+};
+
+// The parameters of one loss call: the GR values of the current epoch plus the per-dataset constants.
+LossParams make_loss_params(const GrEpochValues& gr, double expected_positives, double em_alpha, int64_t num_classes);
+
+// Fused loss op. logits: [B, C] float32/float64 (requires grad as usual); labels: [B, C] of the same dtype and
+// device, every entry 0 or 1 (checked; any other value is an error naming its row and column). For ROLE,
+// label_estimate_logits: [B, C] logits G of the batch's rows (its gradient flows to it); unused otherwise.
+// params.num_classes is taken from C.
+Tensor spml_loss(LossKind kind, const Tensor& logits, const Tensor& labels, LossParams params,
+                 const Tensor& label_estimate_logits = Tensor());
+
+// GR with K and V differentiated as well: NOT the GR loss. It exists so tests can show that the real op lets
+// no gradient flow through K and V.
+Tensor gr_loss_through_kv(const Tensor& logits, const Tensor& labels, LossParams params);
+
+}  // namespace spml::losses
