@@ -83,6 +83,8 @@ TEST_P(CudaParity, ReductionsShapesAndLinearAlgebra) {
   expect_parity([](const Inputs& v) { return transpose(v[0]); }, {m});
   expect_parity([](const Inputs& v) { return concat({v[0], v[0].slice(3, 10)}); }, {m});
   expect_parity([](const Inputs& v) { return v[0].reshape({33, 65}); }, {m});
+  const Tensor idx = Tensor::from_vector<int64_t>({7, 0, 64, 7, 3}, {5});
+  expect_parity([&](const Inputs& v) { return index_rows(v[0], idx); }, {m});
   const Tensor a = rnd({64, 96}, 10), b = rnd({96, 80}, 11);
   expect_parity([](const Inputs& v) { return matmul(v[0], v[1]); }, {a, b}, 50);
   const Tensor x2 = rnd({16, 96}, 12), w = rnd({40, 96}, 13), bias = rnd({40}, 14);

@@ -323,3 +323,42 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, LossCudaParity, ::testing::Values(DType::Float3
 
 }  // namespace
 }  // namespace spml
+
+#include "losses/role.h"
+
+namespace spml {
+namespace {
+TEST(Role, LabelEstimatesInitGatherAndDenseAdam) {
+  const Tensor observed = Tensor::from_vector<float>({1, 0, 0, 0, 0, 1, 0, 1, 0}, {3, 3});
+  losses::RoleLabelEstimates estimates(observed, 5, DType::Float64);
+  const std::vector<double> g = estimates.logits().to_vector<double>();
+  EXPECT_NEAR(g[0], std::log(0.995 / 0.005), 1e-12);
+  for (std::size_t i : {1u, 2u, 3u, 4u, 6u, 8u}) EXPECT_LT(std::fabs(g[i]), std::log(1.5)) << i;
+  // Rows of a batch (dataset indices 2 and 0) feed the ROLE loss; only those rows get gradient ...
+  const Tensor idx = Tensor::from_vector<int64_t>({2, 0}, {2});
+  Tensor z = test::leaf(Tensor::from_vector<double>({0.3, -0.2, 0.1, 0.5, 0.4, -0.6}, {2, 3}));
+  const Tensor y = Tensor::from_vector<double>({0, 1, 0, 1, 0, 0}, {2, 3});
+  losses::spml_loss(LossKind::ROLE, z, y, default_params(), estimates.rows(idx)).backward();
+  const std::vector<double> grad = estimates.logits().grad().to_vector<double>();
+  for (int c = 0; c < 3; ++c) EXPECT_EQ(grad[std::size_t(3 + c)], 0.0);  // row 1 is not in the batch
+  EXPECT_NE(grad[0], 0.0);
+  EXPECT_NE(grad[6], 0.0);
+  // ... but its dense Adam (lr x 10) still moves every row with a gradient entry: the batch rows now, and
+  // later all rows whose moments are non-zero.
+  auto adam = estimates.make_optimizer(1e-3);
+  EXPECT_DOUBLE_EQ(adam->groups()[0].lr, 1e-2);
+  adam->step();
+  const std::vector<double> after = estimates.logits().to_vector<double>();
+  EXPECT_NEAR(after[0], g[0] - 1e-2 * (grad[0] > 0 ? 1 : -1), 1e-6);  // a first Adam step moves by ~lr
+  EXPECT_EQ(after[3], g[3]);
+  EXPECT_ERROR_CONTAINS(estimates.rows(Tensor::from_vector<int64_t>({3}, {1})), "index 3", "[3, 3]");
+}
+
+TEST(GradCheck, IndexRowsWithRepeatedRows) {
+  const Tensor x = test::leaf(test::random_tensor({5, 3}, 61));
+  const Tensor idx = Tensor::from_vector<int64_t>({4, 1, 4, 0}, {4});
+  const testing::GradCheckResult r = testing::gradcheck([&](const std::vector<Tensor>& v) { return index_rows(v[0], idx); }, {x});
+  EXPECT_TRUE(r.ok) << r.message;
+}
+}  // namespace
+}  // namespace spml

@@ -66,6 +66,10 @@ Tensor flatten(const Tensor& x, int64_t start_dim = 1);
 Tensor transpose(const Tensor& x);                // x: [R, C] -> [C, R] (a copy)
 Tensor concat(const std::vector<Tensor>& parts);  // along dim 0; other dims must match
 
+// Rows of x picked by indices (int64 [B], any device): x [N, ...] -> [B, ...]. The gradient is scattered back
+// (rows repeated in indices add up). Used for per-sample parameters such as ROLE's label estimates.
+Tensor index_rows(const Tensor& x, const Tensor& indices);
+
 // --- linear algebra (cuBLAS on CUDA, OpenBLAS or the builtin GEMM on the CPU) ---
 Tensor matmul(const Tensor& a, const Tensor& b);                                      // a: [M, K], b: [K, N] -> [M, N]
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());  // x: [N, in],

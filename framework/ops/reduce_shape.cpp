@@ -177,3 +177,44 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 }
 
 }  // namespace spml
+
+namespace spml {
+
+Tensor index_rows(const Tensor& x, const Tensor& indices) {
+  NvtxRange range("index_rows");
+  SPML_CHECK(x.defined() && x.dim() >= 1, "index_rows: x must have at least one dimension, got ", x.description());
+  SPML_CHECK(indices.defined() && indices.dim() == 1 && indices.dtype() == DType::Int64,
+             "index_rows: indices must be int64 [B], got ", indices.description());
+  const Tensor host_index = indices.to(Device::cpu());
+  const int64_t rows = x.size(0), count = indices.numel();
+  const int64_t* hi = host_index.data<int64_t>();
+  for (int64_t r = 0; r < count; ++r)
+    SPML_CHECK(hi[r] >= 0 && hi[r] < rows, "index_rows: index ", hi[r], " at position ", r, " out of range for ",
+               shape_str(x.shape()));
+  const Tensor index = host_index.to(x.device());
+  const int64_t width = rows ? x.numel() / rows : 0;
+  Shape out_shape = x.shape();
+  out_shape[0] = count;
+  Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
+  SPML_DISPATCH_FLOATING(x.dtype(), "index_rows", {
+    SPML_ON_DEVICE(x.device(),
+                   kernels::cpu::gather_rows(x.data<scalar_t>(), index.data<int64_t>(), out.data<scalar_t>(), count,
+                                             width),
+                   kernels::cuda::gather_rows(x.data<scalar_t>(), index.data<int64_t>(), out.data<scalar_t>(), count,
+                                              width, detail::stream_of(x)));
+  });
+  const Shape in_shape = x.shape();
+  return autograd::record("index_rows", out, {x}, [index, in_shape, count, width](const Tensor& g) {
+    Tensor full = Tensor::zeros(in_shape, g.dtype(), g.device());
+    SPML_DISPATCH_FLOATING(g.dtype(), "index_rows.backward", {
+      SPML_ON_DEVICE(g.device(),
+                     kernels::cpu::scatter_add_rows(g.data<scalar_t>(), index.data<int64_t>(), full.data<scalar_t>(),
+                                                    count, width),
+                     kernels::cuda::scatter_add_rows(g.data<scalar_t>(), index.data<int64_t>(),
+                                                     full.data<scalar_t>(), count, width, detail::stream_of(g)));
+    });
+    return std::vector<Tensor>{full};
+  });
+}
+
+}  // namespace spml

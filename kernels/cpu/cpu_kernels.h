@@ -70,6 +70,12 @@ void adam_step(T* p, const T* g, T* m, T* v, int64_t n, const AdamParams& params
 template <class T>
 void sgd_step(T* p, const T* g, T* momentum_buffer, int64_t n, const SgdParams& params);
 
+// out[r, :] = x[index[r], :] for r < count; rows of `width` elements. index values are already checked.
+template <class T> void gather_rows(const T* x, const int64_t* index, T* out, int64_t count, int64_t width);
+// The transpose: out[index[r], :] += g[r, :] (out pre-filled), in row order so repeated indices add up
+// deterministically.
+template <class T> void scatter_add_rows(const T* g, const int64_t* index, T* out, int64_t count, int64_t width);
+
 // SPML loss over a [rows, cols] = [B, C] batch: loss_out[0] = mean over B * C of the element losses (plus EPR's and
 // ROLE's batch regularisers), dz = dL/dz. ROLE: g = the label-estimate logits and dg = dL/dg (null otherwise).
 // gr_through_kv differentiates GR's K and V too (a test-only variant). Sums are taken row by row in a fixed

@@ -244,3 +244,23 @@ SPML_INSTANTIATE_CAST_FROM(int64_t)
 #undef SPML_INSTANTIATE_CAST_FROM
 
 }  // namespace spml::kernels::cpu
+
+namespace spml::kernels::cpu {
+
+template <class T>
+void gather_rows(const T* x, const int64_t* index, T* out, int64_t count, int64_t width) {
+  for (int64_t r = 0; r < count; ++r) std::memcpy(out + r * width, x + index[r] * width, sizeof(T) * size_t(width));
+}
+
+template <class T>
+void scatter_add_rows(const T* g, const int64_t* index, T* out, int64_t count, int64_t width) {
+  for (int64_t r = 0; r < count; ++r)
+    for (int64_t c = 0; c < width; ++c) out[index[r] * width + c] += g[r * width + c];
+}
+
+template void gather_rows<float>(const float*, const int64_t*, float*, int64_t, int64_t);
+template void gather_rows<double>(const double*, const int64_t*, double*, int64_t, int64_t);
+template void scatter_add_rows<float>(const float*, const int64_t*, float*, int64_t, int64_t);
+template void scatter_add_rows<double>(const double*, const int64_t*, double*, int64_t, int64_t);
+
+}  // namespace spml::kernels::cpu

@@ -71,6 +71,12 @@ void adam_step_multi(const std::vector<AdamTensor<T>>& tensors, const AdamParams
 template <class T>
 void sgd_step(T* p, const T* g, T* momentum_buffer, int64_t n, const SgdParams& params, cudaStream_t stream);
 
+// Row gather and its deterministic transpose (one thread per column walks the rows in order; no atomics).
+template <class T>
+void gather_rows(const T* x, const int64_t* index, T* out, int64_t count, int64_t width, cudaStream_t stream);
+template <class T>
+void scatter_add_rows(const T* g, const int64_t* index, T* out, int64_t count, int64_t width, cudaStream_t stream);
+
 // The fused SPML loss (contract of cpu::spml_loss; no gr_through_kv variant). loss_out is a device scalar.
 // workspace: spml_loss_workspace_elements(rows, cols) elements of T (per-element losses, row sums, scalars).
 // Launches: [EPR/ROLE: a row-sum kernel and a one-block batch-mean kernel], the element kernel computing the
