@@ -13,6 +13,7 @@
 #include "framework/core/timer.h"
 #include "framework/ops/ops.h"
 #include "framework/optim/optimizer.h"
+#include "models/resnet.h"
 
 namespace {
 using namespace spml;
@@ -36,18 +37,82 @@ Tensor random(const Shape& shape, Device device, uint64_t seed) {
   t.uniform_(-1, 1, seed);
   return t;
 }
+// ResNet forward (eval, no grad) and a training step (forward, backward, Adam) at the given batch and size;
+// on the CPU the same model in PyTorch (same threads) runs in the same invocation as the baseline.
+int bench_resnet(const std::string& arch, int batch, int image_size, Device device, int repeats,
+                 const std::string& torch_script) {
+  models::ResNet net({arch, 20, 64, 0});
+  net.to(device);
+  optim::Adam adam({{net.parameters(), 1e-5, "all"}});
+  const Tensor x = random({batch, 3, image_size, image_size}, device, 1);
+  const auto sync = [&] {
+    if (device.is_cuda()) cuda::synchronize(device.index);
+  };
+  const double forward_ms = time_median(
+                                [&] {
+                                  autograd::NoGradGuard no_grad;
+                                  net.eval();
+                                  net.forward(x);
+                                },
+                                repeats, 1, sync)
+                                .median_ms;
+  const double train_ms = time_median(
+                              [&] {
+                                net.train();
+                                adam.zero_grad();
+                                mean(sigmoid(net.forward(x))).backward();
+                                adam.step();
+                              },
+                              repeats, 1, sync)
+                              .median_ms;
+  std::printf("%s batch %d, %dx%d, %s: forward %.1f ms (%.1f images/s), train step %.1f ms (%.1f images/s)\n",
+              arch.c_str(), batch, image_size, image_size, device.str().c_str(), forward_ms, batch * 1e3 / forward_ms,
+              train_ms, batch * 1e3 / train_ms);
+  if (!device.is_cpu()) return 0;
+  const std::string command = "/usr/bin/python3 " + torch_script + " --arch " + arch + " --batch " +
+                              std::to_string(batch) + " --image-size " + std::to_string(image_size) + " --threads " +
+                              std::to_string(num_threads()) + " --repeats " + std::to_string(repeats) + " 2>/dev/null";
+  std::string out;
+  if (FILE* pipe = popen(command.c_str(), "r")) {
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, pipe)) out += buf;
+    if (pclose(pipe) != 0) out.clear();
+  }
+  double torch_forward = 0, torch_train = 0;
+  const auto f = out.find("\"forward_ms\": "), t = out.find("\"train_ms\": ");
+  if (f == std::string::npos || t == std::string::npos) {
+    std::printf("PyTorch baseline: not available (%s could not import torch/torchvision); no ratio\n",
+                torch_script.c_str());
+    return 0;
+  }
+  torch_forward = std::atof(out.c_str() + f + 14);
+  torch_train = std::atof(out.c_str() + t + 12);
+  std::printf(
+      "PyTorch (same threads): forward %.1f ms, train step %.1f ms; spml/PyTorch time ratio: forward %.2fx, "
+      "train %.2fx (lower is better; 1.0 = parity)\n",
+      torch_forward, torch_train, forward_ms / torch_forward, train_ms / torch_train);
+  return 0;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
+  spml::init_process_threads(argv);
   CLI::App app{"spml-bench: kernel timings (medians) with same-run baselines"};
   std::string device_name = "cpu";
   int threads = 0, repeats = 15, gemm_size = 512;
   int64_t elements = 1 << 22;
+  std::string resnet;  // empty: kernel benchmarks; else time this ResNet (and PyTorch's on the CPU)
+  int batch = 4, image_size = 224;
+  std::string torch_script = SPML_SOURCE_DIR "/scripts/bench_torch_resnet.py";
   app.add_option("--device", device_name, "cpu, cuda or cuda:N")->capture_default_str();
   app.add_option("--threads", threads, "CPU threads (0: all cores)")->capture_default_str();
   app.add_option("--repeats", repeats, "timed runs per kernel (median reported)")->capture_default_str();
   app.add_option("--gemm-size", gemm_size, "M = N = K of the square GEMM")->capture_default_str();
   app.add_option("--elements", elements, "elements of the element-wise and reduction tensors")->capture_default_str();
+  app.add_option("--resnet", resnet, "time this ResNet (resnet18/34/50/101) instead of the kernels");
+  app.add_option("--batch", batch, "ResNet batch size")->capture_default_str();
+  app.add_option("--image-size", image_size, "ResNet input size")->capture_default_str();
+  app.add_option("--torch-script", torch_script, "PyTorch baseline script (CPU)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -58,6 +123,7 @@ int main(int argc, char** argv) {
     const auto sync = [&] {
       if (device.is_cuda()) cuda::synchronize(device.index);
     };
+    if (!resnet.empty()) return bench_resnet(resnet, batch, image_size, device, repeats, torch_script);
     autograd::NoGradGuard no_grad;
 
     // GEMM: the device's GEMM vs the builtin blocked CPU kernel (CPU) or vs the CPU BLAS (CUDA).

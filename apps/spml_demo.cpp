@@ -32,6 +32,7 @@ double accuracy(const spml::Tensor& p, const spml::Tensor& y) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  spml::init_process_threads(argv);
   CLI::App app{"spml-demo: train a small MLP on two spirals (tensor, autograd and optimizer smoke run)"};
   std::string device_name = "cpu";
   int threads = 0, steps = 600, hidden = 64, points = 512;

@@ -24,7 +24,9 @@ RoleLabelEstimates::RoleLabelEstimates(const Tensor& observed_labels, uint64_t s
   logits_.set_requires_grad(true);
 }
 
-Tensor RoleLabelEstimates::rows(const Tensor& indices) const { return index_rows(logits_, indices); }
+Tensor RoleLabelEstimates::rows(const Tensor& indices) const {
+  return index_rows(logits_, indices);
+}
 
 std::unique_ptr<optim::Adam> RoleLabelEstimates::make_optimizer(double backbone_lr) const {
   return std::make_unique<optim::Adam>(

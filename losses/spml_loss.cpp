@@ -28,12 +28,16 @@ void check_inputs(LossKind kind, const Tensor& logits, const Tensor& labels, con
                    estimates.device() == logits.device(),
                "loss role: label estimates ", estimates.description(), " do not match logits ", logits.description());
   }
-  // Labels are small (B x C): checking them on the host costs little next to a training step.
-  const std::vector<double> y = labels.to(Device::cpu()).to(DType::Float64).to_vector<double>();
-  const int64_t cols = logits.size(1);
-  for (std::size_t i = 0; i < y.size(); ++i)
-    SPML_CHECK(y[i] == 0.0 || y[i] == 1.0, "loss ", name, ": labels must be 0 or 1, found ", y[i], " at row ",
-               int64_t(i) / cols, ", column ", int64_t(i) % cols);
+  // Labels are small (B x C): checking them on the host costs little next to a training step (on CUDA it is a
+  // copy and a sync; the step reads its loss value back anyway).
+  const Tensor host = labels.to(Device::cpu());
+  const int64_t cols = logits.size(1), n = host.numel();
+  SPML_DISPATCH_FLOATING(host.dtype(), name, {
+    const scalar_t* y = host.data<scalar_t>();
+    for (int64_t i = 0; i < n; ++i)
+      SPML_CHECK(y[i] == scalar_t(0) || y[i] == scalar_t(1), "loss ", name, ": labels must be 0 or 1, found ",
+                 double(y[i]), " at row ", i / cols, ", column ", i % cols);
+  });
 }
 
 Tensor fused(LossKind kind, const Tensor& logits, const Tensor& labels, LossParams params, const Tensor& estimates,

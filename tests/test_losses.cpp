@@ -357,7 +357,8 @@ TEST(Role, LabelEstimatesInitGatherAndDenseAdam) {
 TEST(GradCheck, IndexRowsWithRepeatedRows) {
   const Tensor x = test::leaf(test::random_tensor({5, 3}, 61));
   const Tensor idx = Tensor::from_vector<int64_t>({4, 1, 4, 0}, {4});
-  const testing::GradCheckResult r = testing::gradcheck([&](const std::vector<Tensor>& v) { return index_rows(v[0], idx); }, {x});
+  const testing::GradCheckResult r =
+      testing::gradcheck([&](const std::vector<Tensor>& v) { return index_rows(v[0], idx); }, {x});
   EXPECT_TRUE(r.ok) << r.message;
 }
 }  // namespace

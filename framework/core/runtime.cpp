@@ -1,11 +1,21 @@
 // Thread policy and build description.
 #include "framework/core/runtime.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include "framework/cuda/cuda_runtime.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "spml_build_config.h"
 
 namespace spml {
+
+void init_process_threads(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr || argv == nullptr) return;
+  ::setenv("OMP_WAIT_POLICY", "passive", 1);
+  ::execv("/proc/self/exe", argv);  // returns only on failure: then run on with the default policy
+}
 
 void set_num_threads(int n) {
   kernels::cpu::set_num_threads(n);

@@ -197,11 +197,11 @@ Tensor index_rows(const Tensor& x, const Tensor& indices) {
   out_shape[0] = count;
   Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
   SPML_DISPATCH_FLOATING(x.dtype(), "index_rows", {
-    SPML_ON_DEVICE(x.device(),
-                   kernels::cpu::gather_rows(x.data<scalar_t>(), index.data<int64_t>(), out.data<scalar_t>(), count,
-                                             width),
-                   kernels::cuda::gather_rows(x.data<scalar_t>(), index.data<int64_t>(), out.data<scalar_t>(), count,
-                                              width, detail::stream_of(x)));
+    SPML_ON_DEVICE(
+        x.device(),
+        kernels::cpu::gather_rows(x.data<scalar_t>(), index.data<int64_t>(), out.data<scalar_t>(), count, width),
+        kernels::cuda::gather_rows(x.data<scalar_t>(), index.data<int64_t>(), out.data<scalar_t>(), count, width,
+                                   detail::stream_of(x)));
   });
   const Shape in_shape = x.shape();
   return autograd::record("index_rows", out, {x}, [index, in_shape, count, width](const Tensor& g) {
@@ -210,8 +210,8 @@ Tensor index_rows(const Tensor& x, const Tensor& indices) {
       SPML_ON_DEVICE(g.device(),
                      kernels::cpu::scatter_add_rows(g.data<scalar_t>(), index.data<int64_t>(), full.data<scalar_t>(),
                                                     count, width),
-                     kernels::cuda::scatter_add_rows(g.data<scalar_t>(), index.data<int64_t>(),
-                                                     full.data<scalar_t>(), count, width, detail::stream_of(g)));
+                     kernels::cuda::scatter_add_rows(g.data<scalar_t>(), index.data<int64_t>(), full.data<scalar_t>(),
+                                                     count, width, detail::stream_of(g)));
     });
     return std::vector<Tensor>{full};
   });

@@ -90,8 +90,17 @@ template <class T>
 SPML_HD ElementLoss<T> weighted_bce_element(T z, T weight_pos_target, T weight_neg_target) {
   const T p = SigmoidOp::fwd(z, T(0));
   const T eps = T(kColeLogEps);
-  return {weight_pos_target * -log_(p + eps) + weight_neg_target * -log_(T(1) - p + eps),
-          weight_pos_target * neg_log_p_grad(p, eps) + weight_neg_target * neg_log_1mp_grad(p, eps)};
+  ElementLoss<T> e{T(0), T(0)};
+  // Only the logs with a non-zero weight are computed (most entries need one of the two).
+  if (weight_pos_target != T(0)) {
+    e.loss += weight_pos_target * -log_(p + eps);
+    e.dz += weight_pos_target * neg_log_p_grad(p, eps);
+  }
+  if (weight_neg_target != T(0)) {
+    e.loss += weight_neg_target * -log_(T(1) - p + eps);
+    e.dz += weight_neg_target * neg_log_1mp_grad(p, eps);
+  }
+  return e;
 }
 
 // EM's unobserved term: -alpha H(p) = alpha [p log(p + eps) + (1 - p) log(1 - p + eps)].

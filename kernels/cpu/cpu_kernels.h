@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "kernels/common/cnn_shapes.h"
 #include "kernels/common/elementwise_math.h"
 #include "kernels/common/optim_math.h"
 #include "kernels/common/spml_loss_math.h"
@@ -71,10 +72,49 @@ template <class T>
 void sgd_step(T* p, const T* g, T* momentum_buffer, int64_t n, const SgdParams& params);
 
 // out[r, :] = x[index[r], :] for r < count; rows of `width` elements. index values are already checked.
-template <class T> void gather_rows(const T* x, const int64_t* index, T* out, int64_t count, int64_t width);
+template <class T>
+void gather_rows(const T* x, const int64_t* index, T* out, int64_t count, int64_t width);
 // The transpose: out[index[r], :] += g[r, :] (out pre-filled), in row order so repeated indices add up
 // deterministically.
-template <class T> void scatter_add_rows(const T* g, const int64_t* index, T* out, int64_t count, int64_t width);
+template <class T>
+void scatter_add_rows(const T* g, const int64_t* index, T* out, int64_t count, int64_t width);
+
+// --- CNN kernels (NCHW) ---
+// Convolution by im2col + GEMM, one image at a time (the GEMM carries the threads). workspace: at least
+// conv2d_workspace_elements(s) elements (the column buffer of one image).
+int64_t conv2d_workspace_elements(const Conv2dShape& s);
+template <class T>
+void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, T* y, T* workspace);
+template <class T>
+void conv2d_backward_data(const Conv2dShape& s, const T* gy, const T* w, T* gx, T* workspace);
+// gw is overwritten with dL/dw summed over the batch.
+template <class T>
+void conv2d_backward_filter(const Conv2dShape& s, const T* gy, const T* x, T* gw, T* workspace);
+
+// Batch normalisation over x [n, c, hw] with PyTorch semantics. Training: batch mean and biased variance
+// normalise; save_mean / save_invstd [c] keep them for backward; running_mean / running_var (nullable) move by
+// momentum with the UNBIASED variance. Eval: the running statistics normalise (save_* are filled with them).
+template <class T>
+void batchnorm_forward(const T* x, const T* gamma, const T* beta, T* y, T* save_mean, T* save_invstd, T* running_mean,
+                       T* running_var, int64_t n, int64_t c, int64_t hw, bool training, double momentum, double eps);
+// dL/dx, dL/dgamma, dL/dbeta (the latter two overwritten; any of the three may be null). training: the batch
+// statistics depend on x (the full formula); eval: they are constants.
+template <class T>
+void batchnorm_backward(const T* x, const T* gy, const T* gamma, const T* save_mean, const T* save_invstd, T* gx,
+                        T* ggamma, T* gbeta, int64_t n, int64_t c, int64_t hw, bool training);
+
+// Max pooling; argmax[i] = the winning position (h * w + w) inside its plane; ties keep the first, NaN wins.
+template <class T>
+void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y, int64_t* argmax);
+// gx overwritten; each input gathers the gradients of the outputs it won (deterministic, no scatter).
+template <class T>
+void max_pool2d_backward(const Pool2dShape& s, const T* gy, const int64_t* argmax, T* gx);
+// Adaptive average pooling with PyTorch's bins: rows [floor(i h / h_out), ceil((i + 1) h / h_out)).
+template <class T>
+void adaptive_avg_pool2d_forward(const T* x, T* y, int64_t planes, int64_t h, int64_t w, int64_t h_out, int64_t w_out);
+template <class T>
+void adaptive_avg_pool2d_backward(const T* gy, T* gx, int64_t planes, int64_t h, int64_t w, int64_t h_out,
+                                  int64_t w_out);
 
 // SPML loss over a [rows, cols] = [B, C] batch: loss_out[0] = mean over B * C of the element losses (plus EPR's and
 // ROLE's batch regularisers), dz = dL/dz. ROLE: g = the label-estimate logits and dg = dL/dg (null otherwise).

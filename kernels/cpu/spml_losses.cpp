@@ -16,12 +16,15 @@ struct BatchRegulariser {
 
 template <class T>
 BatchRegulariser regulariser(const T* logits, int64_t rows, int64_t cols, double k) {
-  double total = 0;
+  std::vector<double> row_sums(static_cast<std::size_t>(rows));
+#pragma omp parallel for if (rows * cols > (1 << 14))
   for (int64_t b = 0; b < rows; ++b) {
     double row = 0;
     for (int64_t c = 0; c < cols; ++c) row += double(SigmoidOp::fwd(logits[b * cols + c], T(0)));
-    total += row;
+    row_sums[std::size_t(b)] = row;
   }
+  double total = 0;  // summed in row order: the same result for any thread count
+  for (double r : row_sums) total += r;
   const double mean_positives = total / double(rows), c2 = double(cols) * double(cols);
   return {(mean_positives - k) * (mean_positives - k) / c2, 2.0 * (mean_positives - k) / (c2 * double(rows))};
 }
@@ -57,8 +60,11 @@ void spml_loss(LossKind kind, const T* z, const T* y, const T* g, int64_t rows, 
         const ElementLoss<T> e = kind == LossKind::GR && gr_through_kv ? gr_element_through_kv(z[i], y[i], a)
                                                                        : spml_element(kind, z[i], y[i], a);
         acc += double(e.loss);
-        const T p = SigmoidOp::fwd(z[i], T(0));
-        dz[i] = e.dz * T(inv_n) + coef_p * p * (T(1) - p);
+        dz[i] = e.dz * T(inv_n);
+        if (coef_p != T(0)) {  // EPR's regulariser; the sigmoid is recomputed only where it is needed
+          const T p = SigmoidOp::fwd(z[i], T(0));
+          dz[i] += coef_p * p * (T(1) - p);
+        }
       }
     }
     row_loss[std::size_t(b)] = acc;

@@ -4,10 +4,12 @@
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <cudnn.h>
 
 #include <cstdint>
 #include <vector>
 
+#include "kernels/common/cnn_shapes.h"
 #include "kernels/common/elementwise_math.h"
 #include "kernels/common/optim_math.h"
 #include "kernels/common/spml_loss_math.h"
@@ -70,6 +72,44 @@ void adam_step_multi(const std::vector<AdamTensor<T>>& tensors, const AdamParams
 
 template <class T>
 void sgd_step(T* p, const T* g, T* momentum_buffer, int64_t n, const SgdParams& params, cudaStream_t stream);
+
+// --- CNN kernels (NCHW) ---
+// Convolution through cuDNN. conv2d_prepare picks, once per (shape, dtype, pass, deterministic) and caches, the
+// best-ranked algorithm of cuDNN's heuristics (cudnnGet*Algorithm_v7) whose workspace fits workspace_limit (in
+// deterministic mode only algorithms cuDNN reports as deterministic; float never uses TF32), and returns the bytes of
+// workspace it needs. The three passes then run with that algorithm and a workspace of at least that size.
+enum class ConvPass : int { Forward, BackwardData, BackwardFilter };
+std::size_t conv2d_prepare(cudnnHandle_t handle, const Conv2dShape& s, bool is_double, ConvPass pass,
+                           bool deterministic, std::size_t workspace_limit);
+template <class T>
+void conv2d_forward(cudnnHandle_t handle, const Conv2dShape& s, const T* x, const T* w, T* y, void* workspace,
+                    std::size_t workspace_bytes, bool deterministic);
+template <class T>
+void conv2d_backward_data(cudnnHandle_t handle, const Conv2dShape& s, const T* gy, const T* w, T* gx, void* workspace,
+                          std::size_t workspace_bytes, bool deterministic);
+template <class T>  // gw overwritten
+void conv2d_backward_filter(cudnnHandle_t handle, const Conv2dShape& s, const T* gy, const T* x, T* gw, void* workspace,
+                            std::size_t workspace_bytes, bool deterministic);
+
+// Batch norm, max pooling and adaptive average pooling: the contracts of cpu_kernels.h (deterministic:
+// per-channel reductions with fixed trees, pooling backward as a gather).
+template <class T>
+void batchnorm_forward(const T* x, const T* gamma, const T* beta, T* y, T* save_mean, T* save_invstd, T* running_mean,
+                       T* running_var, int64_t n, int64_t c, int64_t hw, bool training, double momentum, double eps,
+                       cudaStream_t stream);
+template <class T>
+void batchnorm_backward(const T* x, const T* gy, const T* gamma, const T* save_mean, const T* save_invstd, T* gx,
+                        T* ggamma, T* gbeta, int64_t n, int64_t c, int64_t hw, bool training, cudaStream_t stream);
+template <class T>
+void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y, int64_t* argmax, cudaStream_t stream);
+template <class T>
+void max_pool2d_backward(const Pool2dShape& s, const T* gy, const int64_t* argmax, T* gx, cudaStream_t stream);
+template <class T>
+void adaptive_avg_pool2d_forward(const T* x, T* y, int64_t planes, int64_t h, int64_t w, int64_t h_out, int64_t w_out,
+                                 cudaStream_t stream);
+template <class T>
+void adaptive_avg_pool2d_backward(const T* gy, T* gx, int64_t planes, int64_t h, int64_t w, int64_t h_out,
+                                  int64_t w_out, cudaStream_t stream);
 
 // Row gather and its deterministic transpose (one thread per column walks the rows in order; no atomics).
 template <class T>

@@ -82,7 +82,7 @@ __global__ void element_kernel(LossKind kind, const T* z, const T* y, const T* g
                                const T* scalars, T* losses, T* dz, T* dg) {
   const T coef_p = scalars ? scalars[0] : T(0), coef_q = scalars ? scalars[1] : T(0);
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    const T p = SigmoidOp::fwd(z[i], T(0));
+    const T p = scalars ? SigmoidOp::fwd(z[i], T(0)) : T(0);  // only the regularisers need p here
     if (kind == LossKind::ROLE) {
       const RoleElementLoss<T> e = role_element(z[i], g[i], y[i]);
       const T q = SigmoidOp::fwd(g[i], T(0));
