@@ -10,18 +10,20 @@
 #include "framework/io/npy_tensor.h"
 #include "framework/io/safetensors.h"
 #include "models/predict.h"
+#include "models/weights.h"
 
 int main(int argc, char** argv) {
   spml::init_process_threads(argv);
   CLI::App app{"spml-predict: ResNet logits or features of image files, as a .npy file"};
-  std::string arch = "resnet50", weights, out, device_name = "cpu", on_error = "fail";
-  int64_t num_classes = 1000, image_size = 448, batch_size = 8;
+  std::string arch, weights, out, device_name = "cpu", on_error = "fail";
+  int64_t num_classes = 0, image_size = 448, batch_size = 8;
   int threads = 0;
   bool features = false;
   std::vector<std::string> images;
-  app.add_option("--arch", arch, "resnet18, resnet34, resnet50 or resnet101")->capture_default_str();
+  app.add_option("--arch", arch,
+                 "resnet18, resnet34, resnet50 or resnet101 (default: the weights' metadata, else resnet50)");
   app.add_option("--weights", weights, "model weights (.safetensors, torchvision keys)")->required();
-  app.add_option("--num-classes", num_classes, "classes of the weights' head")->capture_default_str();
+  app.add_option("--num-classes", num_classes, "classes of the weights' head (default: the metadata, else 1000)");
   app.add_option("--image-size", image_size, "images are resized to S x S")->capture_default_str();
   app.add_option("--images", images, "image files (JPEG, PNG, BMP, GIF, ...)")->required();
   app.add_option("--out", out, "output .npy (float32 [N, C], or [N, D] with --features)")->required();
@@ -39,8 +41,16 @@ int main(int argc, char** argv) {
     set_num_threads(threads);
     const Device device = Device::parse(device_name);
     if (device.is_cuda()) cuda::require_device(device.index, "--device");
-    models::ResNet net({arch, num_classes, 64, 0});
     const io::SafetensorsFile file = io::read_safetensors(weights);
+    // Weights written by spml (best.safetensors) say their architecture and classes; flags must agree.
+    const models::WeightsInfo info = models::weights_info(file.metadata, weights);
+    SPML_CHECK(arch.empty() || info.arch.empty() || arch == info.arch, "--arch ", arch, " but ", weights, " holds ",
+               info.arch);
+    SPML_CHECK(num_classes == 0 || info.num_classes == 0 || num_classes == info.num_classes, "--num-classes ",
+               num_classes, " but ", weights, " has ", info.num_classes, " classes");
+    if (arch.empty()) arch = info.arch.empty() ? "resnet50" : info.arch;
+    if (num_classes == 0) num_classes = info.num_classes ? info.num_classes : 1000;
+    models::ResNet net({arch, num_classes, 64, 0});
     // No head skipping here: predictions need the head the weights were trained with.
     const io::LoadReport report = io::load_weights(net, file.tensors, /*head_prefix=*/"");
     if (!report.unexpected_keys.empty())

@@ -13,6 +13,7 @@
 #include "framework/io/safetensors.h"
 #include "framework/ops/ops.h"
 #include "models/resnet.h"
+#include "models/weights.h"
 #include "test_util.h"
 
 namespace spml {
@@ -78,6 +79,21 @@ TEST_F(SpmlPredictApp, ErrorPolicies) {
             1);
   EXPECT_NE(log.find("key 'fc.bias' has shape [3]"), std::string::npos) << log;
   EXPECT_NE(run("--bogus-flag", &log), 0);
+}
+
+TEST_F(SpmlPredictApp, TrainedWeightsCarryArchAndClasses) {
+  const std::string weights = dir_ + "/best.safetensors", out = dir_ + "/o.npy";
+  models::save_resnet_weights(weights, *net_, {"cat", "dog", "bird"});
+  const auto info = models::weights_info(io::read_safetensors(weights).metadata, weights);
+  EXPECT_EQ(info.arch, "resnet18");
+  EXPECT_EQ(info.num_classes, 3);
+  EXPECT_EQ(info.class_names, (std::vector<std::string>{"cat", "dog", "bird"}));
+  std::string log;  // no --arch / --num-classes: both come from the metadata
+  ASSERT_EQ(run("--image-size 40 --weights " + weights + " --images " + png_ + " --out " + out, &log), 0) << log;
+  EXPECT_EQ(io::read_npy_tensor(out).shape(), (Shape{1, 3}));
+  EXPECT_EQ(run("--arch resnet50 --image-size 40 --weights " + weights + " --images " + png_ + " --out " + out, &log),
+            1);
+  EXPECT_NE(log.find("holds resnet18"), std::string::npos) << log;
 }
 
 }  // namespace
