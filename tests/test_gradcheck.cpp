@@ -67,6 +67,15 @@ TEST(GradCheck, ReluSkipsTheKink) {
   EXPECT_EQ(r.checked, 4) << r.message;
 }
 
+TEST(GradCheck, InPlaceReluAfterAnOpThatKeepsNoOutput) {
+  const Tensor x = leaf(random_tensor({4, 5}, 24, DType::Float64, -2.0, 2.0));
+  expect_gradcheck([](const Inputs& v) { return relu_(add(v[0], 0.25)); }, {x});
+  EXPECT_ERROR_CONTAINS(relu_(x), "relu_", "leaf");
+  const Tensor y = add(x, 0.0);
+  const Tensor z = relu_(y);
+  EXPECT_TRUE(z.same_storage(y));  // no new buffer
+}
+
 TEST(GradCheck, Reductions) {
   const Tensor x = leaf(random_tensor({2, 3, 4}, 8));
   expect_gradcheck([](const Inputs& v) { return sum(v[0]); }, {x});

@@ -177,4 +177,25 @@ Tensor tanh(const Tensor& x) {
   return unary(UnaryOp::Tanh, x);
 }
 
+Tensor relu_(const Tensor& x) {
+  NvtxRange range("relu_");
+  check_floating(x, "relu_");
+  SPML_CHECK(!(x.requires_grad() && x.is_leaf()), "relu_: in-place update of a leaf that requires grad (",
+             x.description(), ")");
+  const int64_t n = x.numel();
+  SPML_DISPATCH_FLOATING(x.dtype(), "relu_", {
+    SPML_ON_DEVICE(x.device(),
+                   kernels::cpu::unary_forward(UnaryOp::Relu, x.data<scalar_t>(), x.data<scalar_t>(), n, scalar_t(0)),
+                   kernels::cuda::unary_forward(UnaryOp::Relu, x.data<scalar_t>(), x.data<scalar_t>(), n, scalar_t(0),
+                                                detail::stream_of(x)));
+  });
+  if (!autograd::needs_grad({x})) return x;
+  // A new handle on the same storage carries the ReLU node; the input's own node stays its producer's.
+  const Tensor saved_y = x.detach();
+  return autograd::record("relu_", x.detach(), {x}, [saved_y](const Tensor& g) {
+    // relu'(x) = [x > 0] = [y > 0]: the output stands in for the overwritten input.
+    return std::vector<Tensor>{unary_backward_raw(UnaryOp::Relu, saved_y, Tensor(), g, 0.0)};
+  });
+}
+
 }  // namespace spml

@@ -25,6 +25,10 @@ Tensor pow(const Tensor& x, double exponent);
 Tensor relu(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
+// ReLU in place: overwrites x and returns it (recorded; the backward reads the output, whose sign equals the
+// input's). Safe only where no recorded op saved x for its backward (e.g. after batch norm or an add, as in
+// ResNet); saves one activation buffer per use.
+Tensor relu_(const Tensor& x);
 
 inline Tensor operator+(const Tensor& a, const Tensor& b) {
   return add(a, b);
