@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/common/pool_math.h"
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace spml::kernels::cpu {
@@ -195,24 +196,10 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y, int64_t* argmax)
     const T* plane = x + p * s.h * s.w;
     for (int64_t oy = 0; oy < s.h_out; ++oy)
       for (int64_t ox = 0; ox < s.w_out; ++ox) {
-        T best = -std::numeric_limits<T>::infinity();
-        int64_t best_at = -1;
-        for (int64_t ky = 0; ky < s.kh; ++ky) {
-          const int64_t iy = oy * s.stride_h - s.pad_h + ky;
-          if (iy < 0 || iy >= s.h) continue;
-          for (int64_t kx = 0; kx < s.kw; ++kx) {
-            const int64_t ix = ox * s.stride_w - s.pad_w + kx;
-            if (ix < 0 || ix >= s.w) continue;
-            const T v = plane[iy * s.w + ix];
-            if (best_at < 0 || v > best || (std::isnan(v) && !std::isnan(best))) {
-              best = v;
-              best_at = iy * s.w + ix;
-            }
-          }
-        }
+        const WindowMax<T> best = max_pool_window(s, plane, oy, ox);
         const int64_t out = (p * s.h_out + oy) * s.w_out + ox;
-        y[out] = best;
-        argmax[out] = best_at;
+        y[out] = best.value;
+        argmax[out] = best.at;
       }
   }
 }
@@ -235,9 +222,9 @@ void adaptive_avg_pool2d_forward(const T* x, T* y, int64_t planes, int64_t h, in
 #pragma omp parallel for if (planes * h * w > (1 << 15))
   for (int64_t p = 0; p < planes; ++p) {
     for (int64_t oy = 0; oy < h_out; ++oy) {
-      const int64_t y0 = oy * h / h_out, y1 = ((oy + 1) * h + h_out - 1) / h_out;
+      const int64_t y0 = adaptive_bin_start(oy, h, h_out), y1 = adaptive_bin_end(oy, h, h_out);
       for (int64_t ox = 0; ox < w_out; ++ox) {
-        const int64_t x0 = ox * w / w_out, x1 = ((ox + 1) * w + w_out - 1) / w_out;
+        const int64_t x0 = adaptive_bin_start(ox, w, w_out), x1 = adaptive_bin_end(ox, w, w_out);
         acc_t<T> sum = 0;
         for (int64_t iy = y0; iy < y1; ++iy)
           for (int64_t ix = x0; ix < x1; ++ix) sum += x[(p * h + iy) * w + ix];
@@ -255,9 +242,9 @@ void adaptive_avg_pool2d_backward(const T* gy, T* gx, int64_t planes, int64_t h,
     T* plane = gx + p * h * w;
     std::fill(plane, plane + h * w, T(0));
     for (int64_t oy = 0; oy < h_out; ++oy) {
-      const int64_t y0 = oy * h / h_out, y1 = ((oy + 1) * h + h_out - 1) / h_out;
+      const int64_t y0 = adaptive_bin_start(oy, h, h_out), y1 = adaptive_bin_end(oy, h, h_out);
       for (int64_t ox = 0; ox < w_out; ++ox) {
-        const int64_t x0 = ox * w / w_out, x1 = ((ox + 1) * w + w_out - 1) / w_out;
+        const int64_t x0 = adaptive_bin_start(ox, w, w_out), x1 = adaptive_bin_end(ox, w, w_out);
         const T share = gy[(p * h_out + oy) * w_out + ox] / T((y1 - y0) * (x1 - x0));
         for (int64_t iy = y0; iy < y1; ++iy)
           for (int64_t ix = x0; ix < x1; ++ix) plane[iy * w + ix] += share;

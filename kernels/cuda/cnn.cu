@@ -5,8 +5,10 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/common/pool_math.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/launch.cuh"
 
 namespace spml::kernels::cuda {
 namespace {
@@ -17,23 +19,6 @@ using acc_t = std::conditional_t<std::is_same_v<T, float>, double, T>;
 
 constexpr int kThreads = 256;    // block size of the element-wise and pooling kernels
 constexpr int kBnThreads = 512;  // block size of the block-per-channel kernels (fixes their reduction tree)
-constexpr int64_t kMaxBlocks = int64_t(1) << 16;
-
-unsigned blocks_for(int64_t n) {
-  return unsigned(std::min((n + kThreads - 1) / kThreads, kMaxBlocks));
-}
-
-__device__ __forceinline__ int64_t global_thread() {
-  return int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-}
-__device__ __forceinline__ int64_t grid_threads() {
-  return int64_t(gridDim.x) * blockDim.x;
-}
-
-template <class T>
-__device__ __forceinline__ bool is_nan(T v) {
-  return v != v;
-}
 
 // Sum of one value per thread over the block, returned to every thread. The order depends only on kBnThreads:
 // a shared-memory tree down to one warp, then a warp-shuffle tree. buf holds kBnThreads + 1 entries.
@@ -180,23 +165,9 @@ __global__ void max_pool2d_forward_kernel(Pool2dShape s, const T* __restrict__ x
   for (int64_t out = global_thread(); out < total; out += grid_threads()) {
     const int64_t ox = out % s.w_out, oy = (out / s.w_out) % s.h_out, p = out / (s.w_out * s.h_out);
     const T* plane = x + p * s.h * s.w;
-    T best = -INFINITY;
-    int64_t best_at = -1;
-    for (int64_t ky = 0; ky < s.kh; ++ky) {
-      const int64_t iy = oy * s.stride_h - s.pad_h + ky;
-      if (iy < 0 || iy >= s.h) continue;
-      for (int64_t kx = 0; kx < s.kw; ++kx) {
-        const int64_t ix = ox * s.stride_w - s.pad_w + kx;
-        if (ix < 0 || ix >= s.w) continue;
-        const T v = plane[iy * s.w + ix];
-        if (best_at < 0 || v > best || (is_nan(v) && !is_nan(best))) {
-          best = v;
-          best_at = iy * s.w + ix;
-        }
-      }
-    }
-    y[out] = best;
-    argmax[out] = best_at;
+    const WindowMax<T> best = max_pool_window(s, plane, oy, ox);
+    y[out] = best.value;
+    argmax[out] = best.at;
   }
 }
 
@@ -230,21 +201,13 @@ __global__ void max_pool2d_backward_kernel(Pool2dShape s, const T* __restrict__ 
   }
 }
 
-// PyTorch's adaptive bins: [floor(o * in / out), ceil((o + 1) * in / out)).
-__device__ __forceinline__ int64_t bin_start(int64_t o, int64_t in, int64_t out) {
-  return o * in / out;
-}
-__device__ __forceinline__ int64_t bin_end(int64_t o, int64_t in, int64_t out) {
-  return ((o + 1) * in + out - 1) / out;
-}
-
 template <class T>
 __global__ void adaptive_avg_pool2d_forward_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t h, int64_t w,
                                                    int64_t h_out, int64_t w_out, int64_t total) {
   for (int64_t out = global_thread(); out < total; out += grid_threads()) {
     const int64_t ox = out % w_out, oy = (out / w_out) % h_out, p = out / (w_out * h_out);
-    const int64_t y0 = bin_start(oy, h, h_out), y1 = bin_end(oy, h, h_out);
-    const int64_t x0 = bin_start(ox, w, w_out), x1 = bin_end(ox, w, w_out);
+    const int64_t y0 = adaptive_bin_start(oy, h, h_out), y1 = adaptive_bin_end(oy, h, h_out);
+    const int64_t x0 = adaptive_bin_start(ox, w, w_out), x1 = adaptive_bin_end(ox, w, w_out);
     acc_t<T> sum = 0;
     for (int64_t iy = y0; iy < y1; ++iy)
       for (int64_t ix = x0; ix < x1; ++ix) sum += x[(p * h + iy) * w + ix];
@@ -263,10 +226,10 @@ __global__ void adaptive_avg_pool2d_backward_kernel(const T* __restrict__ gy, T*
     const int64_t ox0 = ix * w_out / w, ox1 = min(((ix + 1) * w_out - 1) / w, w_out - 1);
     T acc = 0;
     for (int64_t oy = oy0; oy <= oy1; ++oy) {
-      const int64_t y0 = bin_start(oy, h, h_out), y1 = bin_end(oy, h, h_out);
+      const int64_t y0 = adaptive_bin_start(oy, h, h_out), y1 = adaptive_bin_end(oy, h, h_out);
       if (iy < y0 || iy >= y1) continue;
       for (int64_t ox = ox0; ox <= ox1; ++ox) {
-        const int64_t x0 = bin_start(ox, w, w_out), x1 = bin_end(ox, w, w_out);
+        const int64_t x0 = adaptive_bin_start(ox, w, w_out), x1 = adaptive_bin_end(ox, w, w_out);
         if (ix < x0 || ix >= x1) continue;
         acc += gy[(p * h_out + oy) * w_out + ox] / T((y1 - y0) * (x1 - x0));
       }

@@ -6,24 +6,12 @@
 #include "kernels/common/philox.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/launch.cuh"
 
 namespace spml::kernels::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-// Grid-stride loops make any grid correct; this cap only bounds the launch size for huge tensors.
-constexpr int64_t kMaxBlocks = int64_t(1) << 16;
-
-unsigned blocks_for(int64_t n) {
-  return unsigned(std::min((n + kThreads - 1) / kThreads, kMaxBlocks));
-}
-
-__device__ __forceinline__ int64_t global_thread() {
-  return int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-}
-__device__ __forceinline__ int64_t grid_threads() {
-  return int64_t(gridDim.x) * blockDim.x;
-}
 
 bool same_shape_contiguous(const BroadcastIndex& index) {
   int64_t stride = 1;
