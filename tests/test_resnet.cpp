@@ -42,7 +42,7 @@ TEST(ResNet, TorchvisionParameterCountsAndNames) {
 
 TEST(ResNet, InitAndOutputShapes) {
   models::ResNet net({"resnet18", 7, 16, 3});
-  const Tensor& conv = net.state_dict().at("layer3.1.conv2.weight");  // [64, 64, 3, 3], fan_out = 576
+  const Tensor conv = net.state_dict().at("layer3.1.conv2.weight");  // [64, 64, 3, 3], fan_out = 576
   double s2 = 0;
   for (float v : conv.to_vector<float>()) s2 += double(v) * v;
   EXPECT_NEAR(std::sqrt(s2 / double(conv.numel())), std::sqrt(2.0 / 576), 0.003);
