@@ -116,9 +116,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    set_num_threads(threads);
-    const Device device = Device::parse(device_name);
-    if (device.is_cuda()) cuda::require_device(device.index, "--device");
+    const Device device = setup_threads_and_device(threads, device_name);
     std::printf("%s; device %s; medians of %d runs\n", build_info_string().c_str(), device.str().c_str(), repeats);
     const auto sync = [&] {
       if (device.is_cuda()) cuda::synchronize(device.index);

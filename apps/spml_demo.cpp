@@ -49,9 +49,7 @@ int main(int argc, char** argv) {
 
   try {
     using namespace spml;
-    set_num_threads(threads);
-    const Device device = Device::parse(device_name);
-    if (device.is_cuda()) cuda::require_device(device.index, "--device");
+    const Device device = setup_threads_and_device(threads, device_name);
     std::printf("%s\n", build_info_string().c_str());
 
     const data::ToyData train = data::two_spirals(points, 0.03, seed);

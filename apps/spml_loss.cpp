@@ -73,7 +73,10 @@ void run_files(LossKind kind, const Inputs& in, const LossParams& params, const 
   // float64 inputs are evaluated in float64; everything else in float32 (labels follow the logits).
   const DType dtype = z.dtype() == DType::Float64 ? DType::Float64 : DType::Float32;
   z = z.to(dtype).to(device).set_requires_grad(true);
-  y = y.to(dtype).to(device);
+  y = y.to(dtype);
+  // Checked on the host before the move: the op checks only CPU labels.
+  losses::check_binary_labels(y, "--labels " + in.labels);
+  y = y.to(device);
   if (role) g = g.to(dtype).to(device).set_requires_grad(true);
 
   // The op checks the label values (naming row and column); the message also names the files.
@@ -185,9 +188,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    set_num_threads(threads);
-    const Device device = Device::parse(device_name);
-    if (device.is_cuda()) cuda::require_device(device.index, "--device");
+    const Device device = setup_threads_and_device(threads, device_name);
 
     // The data set supplies the defaults; explicit flags override them.
     const losses::DatasetLossParams& ds = with_flag(

@@ -38,9 +38,7 @@ int main(int argc, char** argv) {
 
   try {
     using namespace spml;
-    set_num_threads(threads);
-    const Device device = Device::parse(device_name);
-    if (device.is_cuda()) cuda::require_device(device.index, "--device");
+    const Device device = setup_threads_and_device(threads, device_name);
     const io::SafetensorsFile file = io::read_safetensors(weights);
     // Weights written by spml (best.safetensors) say their architecture and classes; flags must agree.
     const models::WeightsInfo info = models::weights_info(file.metadata, weights);

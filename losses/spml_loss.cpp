@@ -28,18 +28,23 @@ void check_inputs(LossKind kind, const Tensor& logits, const Tensor& labels, con
                    estimates.device() == logits.device(),
                "loss role: label estimates ", estimates.description(), " do not match logits ", logits.description());
   }
-  // Labels are small (B x C): checking them on the host costs little next to a training step (on CUDA it is a
-  // copy and a sync; the step reads its loss value back anyway).
-  const Tensor host = labels.to(Device::cpu());
-  const int64_t cols = logits.size(1), n = host.numel();
-  SPML_DISPATCH_FLOATING(host.dtype(), name, {
-    const scalar_t* y = host.data<scalar_t>();
+  if (labels.device().is_cpu()) check_binary_labels(labels, std::string("loss ") + name);
+}
+}  // namespace
+
+void check_binary_labels(const Tensor& labels, const std::string& what) {
+  SPML_CHECK(labels.device().is_cpu() && labels.dim() == 2, what, ": labels must be a [B, C] CPU tensor, got ",
+             labels.description());
+  const int64_t cols = labels.size(1), n = labels.numel();
+  SPML_DISPATCH_FLOATING(labels.dtype(), what.c_str(), {
+    const scalar_t* y = labels.data<scalar_t>();
     for (int64_t i = 0; i < n; ++i)
-      SPML_CHECK(y[i] == scalar_t(0) || y[i] == scalar_t(1), "loss ", name, ": labels must be 0 or 1, found ",
-                 double(y[i]), " at row ", i / cols, ", column ", i % cols);
+      SPML_CHECK(y[i] == scalar_t(0) || y[i] == scalar_t(1), what, ": labels must be 0 or 1, found ", double(y[i]),
+                 " at row ", i / cols, ", column ", i % cols);
   });
 }
 
+namespace {
 Tensor fused(LossKind kind, const Tensor& logits, const Tensor& labels, LossParams params, const Tensor& estimates,
              bool through_kv) {
   NvtxRange range(loss_name(kind));

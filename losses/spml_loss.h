@@ -50,8 +50,13 @@ class GrSchedule {
 // The parameters of one loss call: the GR values of the current epoch plus the per-dataset constants.
 LossParams make_loss_params(const GrEpochValues& gr, double expected_positives, double em_alpha, int64_t num_classes);
 
+// Throws spml::Error naming `what`, the row and the column of the first label that is not 0 or 1. labels: a
+// [B, C] float tensor on the CPU.
+void check_binary_labels(const Tensor& labels, const std::string& what);
+
 // Fused loss op. logits: [B, C] float32/float64 (requires grad as usual); labels: [B, C] of the same dtype and
-// device, every entry 0 or 1 (checked; any other value is an error naming its row and column). For ROLE,
+// device, every entry 0 or 1 (checked on CPU tensors, naming row and column; CUDA labels are not copied back
+// for the check on every step: they come from the loader, whose data sets validate them when loaded). For ROLE,
 // label_estimate_logits: [B, C] logits G of the batch's rows (its gradient flows to it); unused otherwise.
 // params.num_classes is taken from C.
 Tensor spml_loss(LossKind kind, const Tensor& logits, const Tensor& labels, LossParams params,

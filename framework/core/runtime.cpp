@@ -24,6 +24,13 @@ int num_threads() {
   return kernels::cpu::num_threads();
 }
 
+Device setup_threads_and_device(int threads, const std::string& device) {
+  set_num_threads(threads);
+  const Device d = Device::parse(device);
+  if (d.is_cuda()) cuda::require_device(d.index, "--device");
+  return d;
+}
+
 BuildInfo build_info() {
   BuildInfo info;
   info.cuda = SPML_WITH_CUDA != 0;

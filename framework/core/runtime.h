@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "framework/core/dtype.h"
+
 namespace spml {
 
 // Sets the CPU worker threads for OpenMP loops and the BLAS alike (n <= 0: all cores). BLAS is never called
@@ -17,6 +19,10 @@ int num_threads();
 // variable when it loads, so when it is unset this sets it and re-executes the program (same argv) once; a
 // value the user set is kept. Apps call it first thing in main().
 void init_process_threads(char** argv);
+
+// The apps' common start: applies --threads and parses --device ("cpu", "cuda", "cuda:N"), failing with a
+// message naming the flag when a CUDA device is asked for but cannot be used.
+Device setup_threads_and_device(int threads, const std::string& device);
 
 struct BuildInfo {
   bool cuda = false;
