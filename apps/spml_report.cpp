@@ -1,0 +1,55 @@
+// spml-report: compares training run folders. Prints a Markdown table of the runs and, when some
+// (data set, arch, loss) has two or more finished runs (seeds), a blank line and their mean ± std test mAP;
+// writes the val-mAP curves of all runs as one SVG plot and optionally the printed text as a Markdown file.
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <tuple>
+
+#include "framework/core/runtime.h"
+#include "framework/io/file.h"
+#include "training/plot.h"
+#include "training/report.h"
+
+namespace {
+
+// The by-loss table only repeats the runs table when every group is a single run, so it is left out then.
+bool some_group_has_several_runs(const std::vector<spml::training::RunSummary>& runs) {
+  std::map<std::tuple<std::string, std::string, std::string>, int> tested_runs;
+  for (const auto& r : runs)
+    if (std::isfinite(r.test_map) && ++tested_runs[{r.dataset, r.arch, r.loss}] >= 2) return true;
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spml::init_process_threads(argv);
+  CLI::App app{"spml-report: tables and a val-mAP plot of training run folders"};
+  std::vector<std::string> run_dirs;
+  std::string plot_path = "spml-report.svg", markdown_path;
+  app.add_option("rundirs", run_dirs, "run folders (config.json, metrics.jsonl, test.json)")->required();
+  app.add_option("--plot", plot_path, "SVG of val mAP per epoch, a line per run")->capture_default_str();
+  app.add_option("--markdown", markdown_path, "also write the printed tables to this Markdown file");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    using namespace spml::training;
+    std::vector<RunSummary> runs;
+    for (const std::string& dir : run_dirs) runs.push_back(load_run_summary(dir));
+    std::string text = runs_markdown_table(runs);
+    if (some_group_has_several_runs(runs)) text += "\n" + runs_by_loss_markdown_table(runs);
+    std::fputs(text.c_str(), stdout);
+    std::fflush(stdout);
+    write_svg(plot_path, {val_map_panel(runs)});
+    std::fprintf(stderr, "spml-report: wrote the plot to %s\n", plot_path.c_str());
+    if (!markdown_path.empty()) {
+      spml::io::write_file_atomic(markdown_path, text);
+      std::fprintf(stderr, "spml-report: wrote the tables to %s\n", markdown_path.c_str());
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "spml-report: error: %s\n", e.what());
+    return 1;
+  }
+}
