@@ -1,5 +1,6 @@
 // spml-eval: mAP (SPML.md section 5, scikit-learn's average precision) of predictions against labels, both .npy
-// [N, C]; prints one JSON line {"mAP": <percent>, ...} (and "per_class_AP" with --per-class).
+// [N, C], or of a training run's best checkpoint on its test or val split (--run RUNDIR --split); prints one JSON
+// line {"mAP": <percent>, ...} (and "per_class_AP" with --per-class).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -7,23 +8,47 @@
 #include "framework/core/runtime.h"
 #include "framework/io/npy_tensor.h"
 #include "framework/metrics/average_precision.h"
+#include "training/trainer.h"
 
 int main(int argc, char** argv) {
   spml::init_process_threads(argv);
-  CLI::App app{"spml-eval: mean average precision of scores against {0, 1} labels"};
-  std::string predictions, labels;
+  CLI::App app{"spml-eval: mean average precision of scores against {0, 1} labels, or of a training run"};
+  std::string predictions, labels, run_dir, split = "test", device_name;
+  int threads = 0;
   bool per_class = false;
-  app.add_option("--predictions", predictions, "scores [N, C] (.npy; ranked exactly as given)")->required();
-  app.add_option("--labels", labels, "labels [N, C] in {0, 1} (.npy)")->required();
+  auto* predictions_opt = app.add_option("--predictions", predictions, "scores [N, C] (.npy; ranked exactly as given)");
+  auto* labels_opt = app.add_option("--labels", labels, "labels [N, C] in {0, 1} (.npy)");
+  auto* run_opt = app.add_option("--run", run_dir, "re-evaluate this spml-train run folder's best.safetensors");
+  app.add_option("--split", split, "--run: test or val")->capture_default_str();
+  app.add_option("--device", device_name, "--run: cpu, cuda or cuda:N (default: the run's)");
+  app.add_option("--threads", threads, "CPU threads (0: all cores)")->capture_default_str();
   app.add_flag("--per-class", per_class, "also print per_class_AP (in [0, 1])");
+  predictions_opt->needs(labels_opt)->excludes(run_opt);
+  labels_opt->needs(predictions_opt)->excludes(run_opt);
   CLI11_PARSE(app, argc, argv);
   try {
     using namespace spml;
-    const Tensor scores = io::read_npy_tensor(predictions), truth = io::read_npy_tensor(labels);
-    SPML_CHECK(scores.shape() == truth.shape(), "--predictions ", predictions, " ", shape_str(scores.shape()),
-               " and --labels ", labels, " ", shape_str(truth.shape()), " differ in shape");
-    const metrics::MapResult r = metrics::mean_average_precision(scores, truth);
-    nlohmann::json out = {{"mAP", r.map_percent}, {"images", scores.size(0)}, {"classes", scores.size(1)}};
+    SPML_CHECK(run_opt->count() > 0 || predictions_opt->count() > 0,
+               "give --predictions P.npy --labels Y.npy, or --run RUNDIR [--split test|val]");
+    nlohmann::json out;
+    metrics::MapResult r;
+    if (run_opt->count() > 0) {
+      setup_threads_and_device(threads, device_name.empty() ? "cpu" : device_name);
+      const training::SplitEvaluation eval = training::evaluate_run(run_dir, split, device_name);
+      r = eval.map;
+      out = {{"mAP", r.map_percent},
+             {"run", run_dir},
+             {"split", split},
+             {"images", eval.probabilities.size(0)},
+             {"classes", eval.probabilities.size(1)}};
+    } else {
+      set_num_threads(threads);
+      const Tensor scores = io::read_npy_tensor(predictions), truth = io::read_npy_tensor(labels);
+      SPML_CHECK(scores.shape() == truth.shape(), "--predictions ", predictions, " ", shape_str(scores.shape()),
+                 " and --labels ", labels, " ", shape_str(truth.shape()), " differ in shape");
+      r = metrics::mean_average_precision(scores, truth);
+      out = {{"mAP", r.map_percent}, {"images", scores.size(0)}, {"classes", scores.size(1)}};
+    }
     if (per_class) out["per_class_AP"] = r.per_class_ap;
     std::printf("%s\n", out.dump().c_str());
     return 0;

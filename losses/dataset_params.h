@@ -10,7 +10,7 @@
 namespace spml::losses {
 
 struct DatasetLossParams {
-  std::string dataset;  // voc, coco, nuswide, cub, fashion-mosaic
+  std::string dataset;  // voc, coco, nuswide, cub, fashion-mosaic, toy-shapes
   double expected_positives;
   double em_alpha;
   GrSettings gr;

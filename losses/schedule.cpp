@@ -91,6 +91,7 @@ const std::vector<DatasetLossParams>& all_dataset_loss_params() {
       {"nuswide", 1.9, 0.1, GrSettings{{0, 10, -2, -8}, {0.5, 2, 0.8, 0.5}, {0.01, 1}}},
       {"cub", 31.4, 0.01, GrSettings{{0, 10, -2, -8}, {0.5, 2, 0.8, 0.5}, {0.01, 1.5}}},
       {"fashion-mosaic", 1.76, 0.2, GrSettings{}},
+      {"toy-shapes", 2.0, 0.2, GrSettings{}},  // the tests' generated set: 1..3 shapes (uniform) per canvas
   };
   return table;
 }

@@ -321,9 +321,11 @@ LoaderStats DataLoader::stats() const {
   return impl_->stats;
 }
 
-void DataLoader::start_epoch(int epoch) {
+void DataLoader::start_epoch(int epoch, int64_t first_batch) {
   Impl& d = *impl_;
   SPML_CHECK(epoch >= 0, "DataLoader::start_epoch: negative epoch ", epoch);
+  SPML_CHECK(first_batch >= 0 && first_batch <= batches_per_epoch(), "DataLoader::start_epoch: first batch ",
+             first_batch, " outside [0, ", batches_per_epoch(), "]");
   std::vector<int64_t> order = shuffle_order(d.n, d.opt.seed, epoch, d.opt.shuffle);
   {
     std::unique_lock<std::mutex> lock(d.mutex);
@@ -338,8 +340,8 @@ void DataLoader::start_epoch(int epoch) {
     d.epoch = epoch;
     d.nbatches = batches_per_epoch();
     d.total = d.opt.drop_last ? d.nbatches * d.opt.batch_size : d.n;
-    d.cursor = 0;
-    d.consumed = 0;
+    d.cursor = std::min(d.total, first_batch * d.opt.batch_size);
+    d.consumed = first_batch;
     d.started = true;
     d.error.clear();
   }

@@ -70,7 +70,9 @@ class DataLoader {
   DataLoader& operator=(const DataLoader&) = delete;
 
   // Starts (or restarts) epoch `epoch`: any batches of the previous epoch still in flight are abandoned.
-  void start_epoch(int epoch);
+  // first_batch > 0 starts the epoch's batch sequence there (a run resumed mid-epoch): the batches are exactly
+  // those an uninterrupted epoch yields from that position on, and the skipped ones are not decoded.
+  void start_epoch(int epoch, int64_t first_batch = 0);
   // The next batch of the current epoch in order; false at the end of the epoch (or before any start_epoch).
   // Rethrows a worker's error (spml::Error naming the image path); after an error every call throws it again
   // until the next start_epoch.

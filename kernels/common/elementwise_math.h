@@ -62,10 +62,10 @@ struct PowOp {  // x^s for a scalar exponent s
     return s == T(0) ? T(0) : g * s * pow_(x, s - T(1));
   }
 };
-struct ReluOp {  // subgradient 0 at x == 0, like PyTorch
+struct ReluOp {  // subgradient 0 at x == 0; NaN passes through (a diverged net must not look finite), like PyTorch
   template <class T>
   SPML_HD static T fwd(T x, T) {
-    return x > T(0) ? x : T(0);
+    return (x > T(0) || x != x) ? x : T(0);
   }
   template <class T>
   SPML_HD static T bwd(T x, T, T g, T) {

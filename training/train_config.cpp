@@ -1,0 +1,164 @@
+// Training defaults per data set, validation and the JSON form of TrainConfig.
+#include "training/train_config.h"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "kernels/common/error.h"
+#include "losses/dataset_params.h"
+#include "losses/spml_loss.h"
+#include "models/resnet.h"
+
+namespace spml::training {
+namespace {
+
+using nlohmann::json;
+
+// One place lists the fields: the JSON writer, reader and comparison all expand it.
+#define SPML_TRAIN_CONFIG_FIELDS(X)                                                                                \
+  X(dataset)                                                                                                       \
+  X(data) X(images) X(arch) X(width) X(weights) X(loss) X(epochs) X(batch_size) X(lr) X(lr_mult) X(linear_init)    \
+      X(beta) X(alpha) X(q2q3) X(expected_pos) X(em_alpha) X(image_size) X(device) X(seed) X(out) X(deterministic) \
+          X(threads) X(workers) X(max_train)
+
+json to_json_object(const TrainConfig& c) {
+  json j = json::object();
+#define SPML_WRITE_FIELD(name) j[#name] = c.name;
+  SPML_TRAIN_CONFIG_FIELDS(SPML_WRITE_FIELD)
+#undef SPML_WRITE_FIELD
+  return j;
+}
+
+// Type-checked read of one key: JSON numbers into integers only when integral, no strings for numbers, etc.
+template <class T>
+void read_field(const json& j, const char* key, T& field, const std::string& source) {
+  const auto it = j.find(key);
+  if (it == j.end()) return;
+  const json& v = *it;
+  bool ok = false;
+  if constexpr (std::is_same_v<T, std::string>) {
+    ok = v.is_string();
+  } else if constexpr (std::is_same_v<T, bool>) {
+    ok = v.is_boolean();
+  } else if constexpr (std::is_integral_v<T>) {
+    ok = v.is_number_integer() || (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
+  } else if constexpr (std::is_floating_point_v<T>) {
+    ok = v.is_number();
+  } else {  // std::vector<double>
+    ok = v.is_array();
+    if (ok)
+      for (const json& e : v) ok = ok && e.is_number();
+  }
+  SPML_CHECK(ok, source, ": key \"", key, "\" has the wrong type (", v.dump(), ")");
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+    field = T(v.get<double>());
+  else
+    field = v.get<T>();
+}
+
+bool vector_contains(const std::vector<std::string>& names, const std::string& name) {
+  for (const auto& n : names)
+    if (n == name) return true;
+  return false;
+}
+
+}  // namespace
+
+const std::vector<DatasetTrainingDefaults>& all_dataset_training_defaults() {
+  // SPML.md section 2/4: lr 1e-5, batch 8 (16 for COCO and NUS-WIDE), 8 epochs (10 for NUS-WIDE and CUB), 448 px.
+  // Fashion-Mosaic: the reference CPU configuration (higher learning rates make val mAP swing by tens of points).
+  static const std::vector<DatasetTrainingDefaults> table = {
+      {"voc", 20, "resnet50", 8, 8, 1e-5, 448},
+      {"coco", 80, "resnet50", 8, 16, 1e-5, 448},
+      {"nuswide", 81, "resnet50", 10, 16, 1e-5, 448},
+      {"cub", 312, "resnet50", 10, 8, 1e-5, 448},
+      {"fashion-mosaic", 10, "resnet18", 6, 32, 3e-4, 64},
+      {"toy-shapes", 4, "resnet18", 2, 16, 1e-3, 32},
+  };
+  return table;
+}
+
+const DatasetTrainingDefaults& dataset_training_defaults(const std::string& dataset) {
+  std::string known;
+  for (const auto& d : all_dataset_training_defaults()) {
+    if (d.dataset == dataset) return d;
+    known += (known.empty() ? "" : ", ") + d.dataset;
+  }
+  SPML_FAIL("--dataset: unknown data set '", dataset, "': expected one of ", known);
+}
+
+TrainConfig default_train_config(const std::string& dataset) {
+  const DatasetTrainingDefaults& t = dataset_training_defaults(dataset);
+  const losses::DatasetLossParams& l = losses::dataset_loss_params(dataset);
+  TrainConfig c;
+  c.dataset = dataset;
+  c.arch = t.arch;
+  c.epochs = t.epochs;
+  c.batch_size = t.batch_size;
+  c.lr = t.lr;
+  c.image_size = t.image_size;
+  c.beta = l.gr.beta;
+  c.alpha = l.gr.alpha;
+  c.q2q3 = l.gr.q2q3;
+  c.expected_pos = l.expected_positives;
+  c.em_alpha = l.em_alpha;
+  return c;
+}
+
+void validate_train_config(const TrainConfig& c) {
+  dataset_training_defaults(c.dataset);
+  SPML_CHECK(!c.data.empty(), "--data: the data set's pre-formatted folder is required");
+  SPML_CHECK(!c.out.empty(), "--out: the run folder is required");
+  SPML_CHECK(vector_contains(models::resnet_architectures(), c.arch), "--arch: unknown architecture '", c.arch,
+             "': expected resnet18, resnet34, resnet50 or resnet101");
+  losses::parse_loss_name(c.loss);
+  SPML_CHECK(c.width >= 8, "--width must be >= 8, got ", c.width);
+  SPML_CHECK(c.epochs >= 1, "--epochs must be >= 1, got ", c.epochs);
+  SPML_CHECK(c.linear_init >= 0 && c.linear_init < c.epochs, "--linear-init must be in [0, --epochs), got ",
+             c.linear_init, " with --epochs ", c.epochs);
+  SPML_CHECK(c.batch_size >= 1, "--batch-size must be >= 1, got ", c.batch_size);
+  SPML_CHECK(c.lr > 0 && std::isfinite(c.lr), "--lr must be a positive number, got ", c.lr);
+  SPML_CHECK(c.lr_mult > 0 && std::isfinite(c.lr_mult), "--lr-mult must be a positive number, got ", c.lr_mult);
+  SPML_CHECK(c.image_size >= 16 && c.image_size <= 4096, "--image-size must be in [16, 4096], got ", c.image_size);
+  SPML_CHECK(c.expected_pos > 0, "--expected-pos must be positive, got ", c.expected_pos);
+  SPML_CHECK(c.em_alpha >= 0, "--em-alpha must be >= 0, got ", c.em_alpha);
+  SPML_CHECK(c.threads >= 0, "--threads must be >= 0, got ", c.threads);
+  SPML_CHECK(c.workers >= 0, "--workers must be >= 0, got ", c.workers);
+  SPML_CHECK(c.max_train >= 0, "--max-train must be >= 0, got ", c.max_train);
+  SPML_CHECK(c.seed >= 0, "--seed must be >= 0, got ", c.seed);
+  // GrSchedule names the vector and the value at fault.
+  losses::GrSchedule(losses::GrSettings{c.beta, c.alpha, c.q2q3}, c.epochs, c.linear_init);
+}
+
+std::string train_config_to_json(const TrainConfig& config) {
+  return to_json_object(config).dump(2);
+}
+
+TrainConfig train_config_from_json(const std::string& json_text, const std::string& source, const TrainConfig& base) {
+  json j;
+  try {
+    j = json::parse(json_text);
+  } catch (const std::exception& e) {
+    SPML_FAIL(source, ": not valid JSON (", e.what(), ")");
+  }
+  SPML_CHECK(j.is_object(), source, ": expected a JSON object of training settings");
+  const json known = to_json_object(base);
+  for (const auto& item : j.items())
+    SPML_CHECK(known.contains(item.key()), source, ": unknown key \"", item.key(), "\"");
+  TrainConfig c = base;
+#define SPML_READ_FIELD(name) read_field(j, #name, c.name, source);
+  SPML_TRAIN_CONFIG_FIELDS(SPML_READ_FIELD)
+#undef SPML_READ_FIELD
+  return c;
+}
+
+std::vector<std::string> train_config_differences(const TrainConfig& a, const TrainConfig& b) {
+  std::vector<std::string> names;
+#define SPML_COMPARE_FIELD(name) \
+  if (!(a.name == b.name)) names.push_back(#name);
+  SPML_TRAIN_CONFIG_FIELDS(SPML_COMPARE_FIELD)
+#undef SPML_COMPARE_FIELD
+  return names;
+}
+
+}  // namespace spml::training

@@ -1,0 +1,74 @@
+// The configuration of one SPML training run (SPML.md section 4): every spml-train flag as a field, the training
+// defaults per data set in one table, and the JSON form written to RUNDIR/config.json (keys = flag names with
+// underscores) that --config and --resume read back.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace spml::training {
+
+// Training defaults of one data set. The loss hyper-parameters (k, EM alpha, GR's schedules) come from
+// losses::dataset_loss_params.
+struct DatasetTrainingDefaults {
+  std::string dataset;
+  int64_t num_classes;  // what the data set's folder must hold (checked when it is loaded)
+  std::string arch;
+  int epochs;
+  int64_t batch_size;
+  double lr;
+  int image_size;
+};
+
+// The one table: voc, coco, nuswide, cub (ResNet-50, 448 px, lr 1e-5 as in SPML.md), fashion-mosaic (ResNet-18
+// from random init, 64 px, lr 3e-4) and toy-shapes (the tests' tiny generated set).
+const std::vector<DatasetTrainingDefaults>& all_dataset_training_defaults();
+// Throws spml::Error listing the known names for an unknown data set.
+const DatasetTrainingDefaults& dataset_training_defaults(const std::string& dataset);
+
+struct TrainConfig {
+  std::string dataset = "fashion-mosaic";
+  std::string data;    // the pre-formatted folder (generated first for fashion-mosaic / toy-shapes when absent)
+  std::string images;  // image root; "" = the folder's dataset.json (else the folder itself)
+  std::string arch = "resnet18";
+  int64_t width = 64;   // channels of the ResNet stem (64 = torchvision; smaller only for tests)
+  std::string weights;  // backbone initialisation (.safetensors, torchvision keys); "" = random init
+  std::string loss = "gr";
+  int epochs = 6;
+  int64_t batch_size = 32;
+  double lr = 3e-4;
+  double lr_mult = 10;                          // the head's learning rate is lr x lr_mult
+  int linear_init = 0;                          // epochs with the backbone frozen (BatchNorm statistics still update)
+  std::vector<double> beta{0, 2, -2, -2};       // GR: w0 wT b0 bT
+  std::vector<double> alpha{0.5, 2, 0.8, 0.5};  // GR: mu0 sigma0 muT sigmaT
+  std::vector<double> q2q3{0.01, 1};            // GR: q2 q3
+  double expected_pos = 1.76;                   // EPR / ROLE: k
+  double em_alpha = 0.2;                        // EM
+  int image_size = 64;
+  std::string device = "cpu";
+  int64_t seed = 0;  // model init, shuffling, flips, ROLE's estimates
+  std::string out;   // RUNDIR
+  bool deterministic = false;
+  int threads = 0;        // CPU threads (0: all cores)
+  int workers = 0;        // loader threads (0: the thread count)
+  int64_t max_train = 0;  // keep the first N train rows (after the 80/20 split); 0 = all
+};
+
+// The defaults of `dataset`: its row of the training table plus its loss hyper-parameters.
+TrainConfig default_train_config(const std::string& dataset);
+
+// Checks every field (names the flag and the accepted values): known data set, arch and loss, epochs >= 1,
+// 0 <= linear_init < epochs, positive batch size / lr / lr_mult / image size, vector lengths, GR's schedule
+// (via losses::GrSchedule), non-empty data and out.
+void validate_train_config(const TrainConfig& config);
+
+// JSON object with one key per field (flag names with underscores: "batch_size", "lr_mult", "q2q3", ...).
+std::string train_config_to_json(const TrainConfig& config);
+// Reads that format. Keys may be a subset: the missing ones keep the values of `base`. An unknown key, a value
+// of the wrong type or text that is not a JSON object is an error naming `source` and the key.
+TrainConfig train_config_from_json(const std::string& json_text, const std::string& source, const TrainConfig& base);
+// Names of the fields whose values differ between a and b (the JSON keys), in field order.
+std::vector<std::string> train_config_differences(const TrainConfig& a, const TrainConfig& b);
+
+}  // namespace spml::training

@@ -1,0 +1,104 @@
+// The SPML training protocol (SPML.md section 4) over a run folder: Adam with the backbone at lr and the head at
+// lr x lr_mult, linear_init epochs with a frozen backbone (BatchNorm statistics still updating), per-epoch
+// validation mAP on clean labels, the best checkpoint on strict improvement, early stopping, the test split
+// evaluated once with the best weights, resumable checkpoints, NaN/Inf and Ctrl-C handling, and per-phase timing
+// with NVTX ranges.
+//
+// RUNDIR holds: config.json (the resolved TrainConfig), run.json (the run record: git commit, build, device,
+// threads, weights checksum, random-init flag, start and resume times), metrics.csv and metrics.jsonl (one row
+// per epoch: epoch, train_loss, val_mAP, seconds, images_per_s; the jsonl adds phase_seconds), best.safetensors
+// (torchvision keys + metadata, loadable by spml-predict), last.ckpt (model + optimizer + position + history),
+// plot.svg (train loss and val mAP per epoch) and, when training ends, test.json. Every file is written
+// atomically (temp file + rename).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framework/core/tensor.h"
+#include "framework/data/dataset.h"
+#include "framework/metrics/average_precision.h"
+#include "models/resnet.h"
+#include "training/train_config.h"
+
+namespace spml::training {
+
+// Seconds per training phase, summed over an epoch. On CUDA the phases are host-side times: the step's loss read
+// (a device sync) is counted in "loss", so forward/backward work queued on the GPU shows up there.
+struct PhaseSeconds {
+  double data = 0, forward = 0, loss = 0, backward = 0, optimizer = 0, eval = 0;
+};
+
+struct EpochRecord {
+  int epoch = 0;  // 1-based
+  double train_loss = 0;
+  double val_map = 0;       // percent
+  double seconds = 0;       // wall time of the epoch, validation included
+  double images_per_s = 0;  // training images per second of the training phase
+  PhaseSeconds phases;
+};
+
+// best - current > 2 mAP points (SPML.md section 4).
+bool should_stop_early(double best_val_map, double current_val_map);
+
+struct TrainCallbacks {
+  // Polled after every step; true (e.g. after SIGINT) finishes the step, writes a resumable last.ckpt and
+  // returns with interrupted set.
+  std::function<bool()> stop_requested;
+  // Log lines (default: stderr). Progress lines go to stderr directly.
+  std::function<void(const std::string&)> log;
+  bool progress_on_tty = true;  // a \r progress line per step when stderr is a terminal
+  std::string command_line;     // recorded in run.json
+};
+
+struct TrainOutcome {
+  bool interrupted = false;
+  bool stopped_early = false;
+  int epochs_run = 0;
+  int best_epoch = 0;
+  double best_val_map = 0;
+  double test_map = 0;  // percent (not set when interrupted)
+  std::vector<double> per_class_ap;
+  std::vector<EpochRecord> history;
+};
+
+// Runs the configuration into config.out. A fresh run refuses a folder that already holds a run (config.json or
+// last.ckpt); resume = true continues from RUNDIR/last.ckpt (the caller checks that the configuration matches
+// RUNDIR/config.json: see resume_config) to the same result an uninterrupted run gives. Throws spml::Error for
+// bad data, weights or checkpoints (naming the file), and for a NaN/Inf loss (naming the epoch, the step and the
+// loss; last.ckpt keeps the last completed epoch).
+TrainOutcome run_training(const TrainConfig& config, bool resume, const TrainCallbacks& callbacks = {});
+
+// The configuration to resume RUNDIR with: RUNDIR/config.json with `requested` applied, where only epochs (not
+// below the epochs already run, checked by run_training), threads, workers and device may differ; any other
+// difference is an error naming the keys.
+TrainConfig resume_config(const std::string& run_dir, const TrainConfig& requested,
+                          const std::vector<std::string>& explicitly_set);
+
+// The data set of a configuration: generated first when the data set is fashion-mosaic (the default mosaic
+// settings) or toy-shapes and config.data does not exist; its class count checked against the data set's;
+// the train split cut to max_train rows.
+data::MultiLabelDataset load_training_data(const TrainConfig& config,
+                                           const std::function<void(const std::string&)>& log);
+
+// A ResNet for the configuration's architecture, width, seed and the data set's class count (random init).
+std::shared_ptr<models::ResNet> make_model(const TrainConfig& config, int64_t num_classes);
+
+struct SplitEvaluation {
+  metrics::MapResult map;
+  Tensor probabilities;  // [N, C] float32 sigmoid outputs, CPU, in the split's order
+  double seconds = 0;
+};
+
+// Eval mode, no grad, no flip, dataset order; mAP of the float32 probabilities against the clean labels.
+SplitEvaluation evaluate_split(models::ResNet& net, const data::MultiLabelSplit& split, const std::string& image_root,
+                               const TrainConfig& config, Device device);
+
+// Re-evaluates RUNDIR/best.safetensors on the split "test" or "val" of the run's data set (RUNDIR/config.json);
+// device "" = the run's. Errors name the run folder's file at fault.
+SplitEvaluation evaluate_run(const std::string& run_dir, const std::string& split, const std::string& device = "");
+
+}  // namespace spml::training
