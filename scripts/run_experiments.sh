@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# scripts/run_experiments.sh: runs SPML losses x seeds with spml-train and writes the report (spml-report).
+# Default: the CPU-sized Fashion-Mosaic experiment (ResNet-18 from random init, 64 px, the data set's defaults
+# from spml-train's table, cut to --max-train 1200 rows and 4 epochs so a run takes about 2-3 minutes on 2 cores).
+# The paper's table on a GPU machine with a real data set, e.g.:
+#   scripts/run_experiments.sh --dataset voc --data data/voc --arch resnet50 --weights resnet50.safetensors \
+#     --device cuda --epochs 8 --max-train 0 --seeds "0 1 2"
+# Options: --dataset D --data DIR --out DIR (default runs/experiments-<dataset>) --losses "gr an ..." --seeds "0 1 2"
+# --epochs N --max-train N --arch A --weights W --device DEV --bin DIR (default build/bin); anything after "--"
+# goes to every spml-train call. Finished runs (test.json present) are kept; interrupted ones are resumed.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+dataset=fashion-mosaic
+data=""
+out=""
+losses="gr an an_ls wan epr role em bce"
+seeds="0 1 2"
+epochs=4
+max_train=1200
+arch=""
+weights=""
+device=cpu
+bin="${SPML_BIN:-build/bin}"
+extra=()
+while (($#)); do
+  case "$1" in
+    --dataset) dataset="$2"; shift 2 ;;
+    --data) data="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    --losses) losses="$2"; shift 2 ;;
+    --seeds) seeds="$2"; shift 2 ;;
+    --epochs) epochs="$2"; shift 2 ;;
+    --max-train) max_train="$2"; shift 2 ;;
+    --arch) arch="$2"; shift 2 ;;
+    --weights) weights="$2"; shift 2 ;;
+    --device) device="$2"; shift 2 ;;
+    --bin) bin="$2"; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
+    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run_experiments.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+[[ -n "$data" ]] || data="data/${dataset}"
+[[ -n "$out" ]] || out="runs/experiments-${dataset}"
+for exe in spml-train spml-report; do
+  [[ -x "${bin}/${exe}" ]] || { echo "run_experiments.sh: ${bin}/${exe} not found (build it, or pass --bin)" >&2; exit 1; }
+done
+mkdir -p "$out"
+
+flags=(--dataset "$dataset" --data "$data" --device "$device" --epochs "$epochs" --max-train "$max_train")
+[[ -n "$arch" ]] && flags+=(--arch "$arch")
+[[ -n "$weights" ]] && flags+=(--weights "$weights")
+flags+=("${extra[@]+"${extra[@]}"}")
+
+echo "=== run_experiments.sh: $(date -u +%Y-%m-%dT%H:%M:%SZ), losses [${losses}], seeds [${seeds}], ${flags[*]}"
+run_dirs=()
+for seed in $seeds; do
+  for loss in $losses; do
+    dir="${out}/${dataset}-${loss}-s${seed}"
+    run_dirs+=("$dir")
+    if [[ -f "${dir}/test.json" ]]; then
+      echo "=== ${dir}: finished earlier, kept"
+      continue
+    fi
+    start=$(date +%s)
+    if [[ -f "${dir}/last.ckpt" ]]; then
+      "${bin}/spml-train" --out "$dir" --resume --epochs "$epochs" 2> "${dir}.log.resume" || exit $?
+    else
+      rm -rf "$dir"
+      "${bin}/spml-train" "${flags[@]}" --loss "$loss" --seed "$seed" --out "$dir" 2> "${dir}.log" || exit $?
+    fi
+    echo "=== ${dir}: done in $(($(date +%s) - start)) s"
+  done
+done
+# The report covers every run in OUT (earlier invocations with other losses or seeds included).
+all_runs=()
+for dir in "${out}"/*/; do
+  [[ -f "${dir}config.json" ]] && all_runs+=("${dir%/}")
+done
+"${bin}/spml-report" "${all_runs[@]}" --markdown "${out}/report.md" --plot "${out}/val_mAP.svg"
