@@ -2,7 +2,7 @@
 # scripts/gpu-check.sh: the check run ON the GPU machine (one H100, nvcc 13, CMake, ninja, PyTorch; cuDNN only
 # as the pip wheel nvidia-cudnn-cu13; no apt, no network). Needs .deps/ from scripts/pack-gpu-deps.sh carried
 # along. Phases: env (GPU, nvcc, cuDNN), configure build-gpu/ (SPML_CUDA=ON, builtin BLAS), build, test
-# (ctest), bench (build-gpu/bin/spml-bench --device cuda / cpu, when built). Each phase runs under a timeout
+# (ctest), train (spml-train on toy shapes, cuda then cpu), bench (build-gpu/bin/spml-bench --device cuda / cpu, when built). Each phase runs under a timeout
 # and logs to ${OUT:-gpu-logs}/<phase>.log; a summary table (phase, status, seconds) comes last, also in
 # summary.txt. Exit status: 0 when every phase that ran passed, 1 otherwise. The whole script keeps within
 # SPML_GPU_CHECK_BUDGET seconds (default 285, under the 5 minutes it is given).
@@ -59,6 +59,17 @@ phase_test() {
   ctest --test-dir "$BUILD" --output-on-failure --timeout 120 -j "$jobs"
 }
 
+phase_train() {  # a short spml-train run on the GPU and the same on the CPU: both must finish, mAPs side by side
+  local dir="$BUILD/train-check"
+  rm -rf "$dir"
+  local flags=(--dataset toy-shapes --data "$dir/toy" --epochs 2 --deterministic)
+  echo "+ $BUILD/bin/spml-train ${flags[*]} --device cuda --out $dir/cuda"
+  "$BUILD/bin/spml-train" "${flags[@]}" --device cuda --out "$dir/cuda"
+  echo "+ $BUILD/bin/spml-train ${flags[*]} --device cpu --out $dir/cpu"
+  "$BUILD/bin/spml-train" "${flags[@]}" --device cpu --out "$dir/cpu"
+  "$BUILD/bin/spml-report" "$dir/cuda" "$dir/cpu" --plot "$dir/val_mAP.svg"
+}
+
 phase_bench() {  # phase_bench DEVICE
   echo "+ $BUILD/bin/spml-bench --device $1"
   "$BUILD/bin/spml-bench" --device "$1"
@@ -71,6 +82,7 @@ if [[ "${1:-}" == --phase ]]; then
     build) phase_build ;;
     test) phase_test ;;
     bench) phase_bench "${2:?device}" ;;
+    train) phase_train ;;
     *) echo "gpu-check: unknown phase '${1:-}'" >&2; exit 2 ;;
   esac
   exit $?
@@ -330,15 +342,26 @@ TEST_LOG="$LOG_DIR/test.log"
 : >"$TEST_LOG"
 if ((configured)); then
   # Even after a failed build the tests that did build still run (the build keeps going after errors).
-  # Leave the bench a quarter of what is left, at most 50 s, when it is there to run.
+  # Leave the training check and the bench a third of what is left, at most 110 s, when they are there to run.
   reserve=0
-  ((built)) && [[ -x "$BENCH" ]] && reserve="$(min 50 $(($(left) / 4)))"
+  ((built)) && [[ -x "$BENCH" ]] && reserve="$(min 110 $(($(left) / 3)))"
   t="$(now)"
   run_timed "$TEST_LOG" $(($(left) - reserve - 10)) test
   record test "$RUN_STATUS" "$(since "$t")"
 else
   echo "=== gpu-check: test skipped: configure failed" | tee -a "$TEST_LOG"
   record test "skipped (configure failed)" 0
+fi
+
+TRAIN_LOG="$LOG_DIR/train.log"
+: >"$TRAIN_LOG"
+if ((built)) && [[ -x "$BUILD/bin/spml-train" ]]; then
+  t="$(now)"
+  run_timed "$TRAIN_LOG" "$(min 60 $(($(left) / 3)))" train
+  record train "$RUN_STATUS" "$(since "$t")"
+else
+  echo "=== gpu-check: train skipped: spml-train was not built" | tee -a "$TRAIN_LOG"
+  record train "skipped (not built)" 0
 fi
 
 BENCH_LOG="$LOG_DIR/bench.log"
