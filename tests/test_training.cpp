@@ -146,6 +146,24 @@ TEST(TrainingTest, EarlyStopRuleIsMoreThanTwoPoints) {
   EXPECT_FALSE(should_stop_early(72.0, 72.5));
 }
 
+TEST(TrainingTest, BestTrackerKeepsTheFirstStrictMaximumAndStopsMoreThanTwoPointsBelow) {
+  BestTracker t;
+  const std::vector<double> val = {50.0, 55.0, 55.0, 54.0, 53.0, 52.9};
+  const std::vector<bool> improved = {true, true, false, false, false, false};
+  const std::vector<bool> stop = {false, false, false, false, false, true};
+  const std::vector<int> best_epoch = {1, 2, 2, 2, 2, 2};  // an equal value (epoch 3) is no improvement
+  for (std::size_t i = 0; i < val.size(); ++i) {
+    const BestTracker::Decision d = t.update(int(i) + 1, val[i]);
+    EXPECT_EQ(d.improved, improved[i]) << "epoch " << i + 1;
+    EXPECT_EQ(d.stop, stop[i]) << "epoch " << i + 1;
+    EXPECT_EQ(t.best_epoch, best_epoch[i]) << "epoch " << i + 1;
+  }
+  EXPECT_EQ(t.best_val_map, 55.0);
+  BestTracker u;
+  EXPECT_TRUE(u.update(1, 0.0).improved);  // the first epoch sets the best even at 0 mAP
+  EXPECT_FALSE(u.update(2, -0.5).stop);
+}
+
 // The run's history must follow the protocol: best = first strict maximum, stop at the first epoch more than two
 // points below the best so far, test.json naming that best epoch.
 void expect_protocol_followed(const TrainOutcome& outcome, const TrainConfig& config) {
@@ -368,6 +386,8 @@ TEST(TrainingTest, CorruptRunFoldersGiveClearErrors) {
   requested.lr = 0.5;
   EXPECT_ERROR_CONTAINS(resume_config(config.out, requested, {"lr", "epochs"}), "--lr differ from the run's");
   EXPECT_EQ(resume_config(config.out, requested, {"epochs"}).epochs, 2);
+  requested.epochs = 0;
+  EXPECT_ERROR_CONTAINS(resume_config(config.out, requested, {"epochs"}), "--epochs may only be raised");
 
   // A corrupt config.json names itself.
   io::write_file_atomic(config.out + "/config.json", std::string("{\"epochs\": "));

@@ -257,6 +257,17 @@ bool should_stop_early(double best_val_map, double current_val_map) {
   return best_val_map - current_val_map > 2.0;
 }
 
+BestTracker::Decision BestTracker::update(int epoch, double val_map) {
+  Decision d;
+  d.improved = best_epoch == 0 || val_map > best_val_map;
+  if (d.improved) {
+    best_val_map = val_map;
+    best_epoch = epoch;
+  }
+  d.stop = should_stop_early(best_val_map, val_map);
+  return d;
+}
+
 data::MultiLabelDataset load_training_data(const TrainConfig& config,
                                            const std::function<void(const std::string&)>& log) {
   const DatasetTrainingDefaults& defaults = dataset_training_defaults(config.dataset);
@@ -341,6 +352,8 @@ TrainConfig resume_config(const std::string& run_dir, const TrainConfig& request
   std::string changed;
   for (const std::string& key : explicitly_set) {
     if (key == "epochs") {
+      SPML_CHECK(requested.epochs >= stored.epochs, "--resume: --epochs may only be raised (", path, " says ",
+                 stored.epochs, ", asked for ", requested.epochs, ")");
       merged.epochs = requested.epochs;
     } else if (key == "threads") {
       merged.threads = requested.threads;
@@ -548,13 +561,13 @@ TrainOutcome run_training(const TrainConfig& config, bool resume, const TrainCal
     record.phases = phases;
     record.seconds = seconds_since(epoch_start) + seconds_before;
     pos.history.push_back(record);
-    const bool improved = pos.best_epoch == 0 || record.val_map > pos.best_val_map;
-    if (improved) {
-      pos.best_val_map = record.val_map;
-      pos.best_epoch = epoch;
-      models::save_resnet_weights(best_path, *net, dataset.class_names);
-    }
-    pos.stopped_early = should_stop_early(pos.best_val_map, record.val_map);
+    BestTracker tracker{pos.best_val_map, pos.best_epoch};
+    const BestTracker::Decision decision = tracker.update(epoch, record.val_map);
+    const bool improved = decision.improved;
+    pos.best_val_map = tracker.best_val_map;
+    pos.best_epoch = tracker.best_epoch;
+    if (improved) models::save_resnet_weights(best_path, *net, dataset.class_names);
+    pos.stopped_early = decision.stop;
     pos.next_epoch = epoch + 1;
     pos.next_step = 0;
     write_epoch_files(dir, pos.history, title);

@@ -44,6 +44,18 @@ struct EpochRecord {
 // best - current > 2 mAP points (SPML.md section 4).
 bool should_stop_early(double best_val_map, double current_val_map);
 
+// The per-epoch decision of the protocol: the best checkpoint moves on strict improvement (the first epoch always
+// sets it), and training stops once the current val mAP is more than 2 points below the best.
+struct BestTracker {
+  double best_val_map = 0;
+  int best_epoch = 0;  // 0: no epoch seen yet
+  struct Decision {
+    bool improved = false;
+    bool stop = false;
+  };
+  Decision update(int epoch, double val_map);
+};
+
 struct TrainCallbacks {
   // Polled after every step; true (e.g. after SIGINT) finishes the step, writes a resumable last.ckpt and
   // returns with interrupted set.
