@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
     if (some_group_has_several_runs(runs)) text += "\n" + runs_by_loss_markdown_table(runs);
     std::fputs(text.c_str(), stdout);
     std::fflush(stdout);
-    write_svg(plot_path, {val_map_panel(runs)});
+    // Wide: the legend column (a third of the width) holds run names such as fashion-mosaic-an_ls-s0.
+    write_svg(plot_path, {val_map_panel(runs)}, 960, 440);
     std::fprintf(stderr, "spml-report: wrote the plot to %s\n", plot_path.c_str());
     if (!markdown_path.empty()) {
       spml::io::write_file_atomic(markdown_path, text);

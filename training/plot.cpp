@@ -275,8 +275,8 @@ std::string render_svg(const std::vector<PlotPanel>& panels, int panel_width, in
   return svg;
 }
 
-void write_svg(const std::string& path, const std::vector<PlotPanel>& panels) {
-  io::write_file_atomic(path, render_svg(panels));
+void write_svg(const std::string& path, const std::vector<PlotPanel>& panels, int panel_width, int panel_height) {
+  io::write_file_atomic(path, render_svg(panels, panel_width, panel_height));
 }
 
 }  // namespace spml::training

@@ -30,6 +30,7 @@ std::vector<double> nice_ticks(double lo, double hi, int target_count = 5);
 std::string render_svg(const std::vector<PlotPanel>& panels, int panel_width = 480, int panel_height = 320);
 
 // render_svg written with io::write_file_atomic, so a reader never sees half a picture.
-void write_svg(const std::string& path, const std::vector<PlotPanel>& panels);
+void write_svg(const std::string& path, const std::vector<PlotPanel>& panels, int panel_width = 480,
+               int panel_height = 320);
 
 }  // namespace spml::training
