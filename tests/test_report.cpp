@@ -451,17 +451,8 @@ TEST(ReportPanel, ValMapPerEpochWithASeriesPerRun) {
   EXPECT_TRUE(panel.series[1].x.empty());
 }
 
-struct AppResult {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using AppResult = test::CommandResult;
+using test::read_text;
 
 class ReportApp : public ReportFiles {
  protected:
@@ -473,18 +464,7 @@ class ReportApp : public ReportFiles {
 
   // Runs spml-report in root_ (where the default plot goes); stdout through the pipe, stderr through a file.
   AppResult run_report(const std::string& args) {
-    const std::string err_path = root_ + "/stderr.txt";
-    const std::string command = "cd '" + root_ + "' && " SPML_BIN_DIR "/spml-report " + args + " 2>'" + err_path + "'";
-    AppResult r;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return r;
-    char buffer[4096];
-    std::size_t n;
-    while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) r.out.append(buffer, n);
-    const int status = pclose(pipe);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.err = read_text(err_path);
-    return r;
+    return test::run_command("cd '" + root_ + "' && " SPML_BIN_DIR "/spml-report " + args, root_ + "/stderr.txt");
   }
 };
 

@@ -10,13 +10,9 @@
 namespace spml {
 namespace {
 int run_data(const std::string& args, std::string* output) {
-  const std::string command = std::string(SPML_BIN_DIR) + "/spml-data " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  char buf[4096];
-  output->clear();
-  while (pipe && std::fgets(buf, sizeof buf, pipe)) *output += buf;
-  const int status = pipe ? pclose(pipe) : -1;
-  return WEXITSTATUS(status);
+  const test::CommandResult r = test::run_command(std::string(SPML_BIN_DIR) + "/spml-data " + args);
+  *output = r.out;
+  return r.exit_code;
 }
 
 TEST(SpmlDataApp, FashionMosaicThenInspect) {

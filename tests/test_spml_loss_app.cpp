@@ -23,10 +23,8 @@ namespace spml {
 namespace {
 using losses::LossKind;
 
-struct AppResult {
-  int exit_code = -1;
-  std::string out, err;
-};
+using AppResult = test::CommandResult;
+using test::read_text;
 
 // A file in the test temp folder, unique per test (CTest may run tests in parallel).
 std::string temp_path(const std::string& name) {
@@ -34,27 +32,9 @@ std::string temp_path(const std::string& name) {
   return ::testing::TempDir() + "spml_loss_app_" + info->test_suite_name() + "_" + info->name() + "_" + name;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Runs the binary with `args`; stdout through the pipe, stderr through a file.
 AppResult run_app(const std::string& args) {
-  const std::string err_path = temp_path("stderr.txt");
-  const std::string command = std::string(SPML_BIN_DIR "/spml-loss ") + args + " 2>'" + err_path + "'";
-  AppResult r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) r.out.append(buffer, n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.err = read_text(err_path);
-  return r;
+  return test::run_command(std::string(SPML_BIN_DIR "/spml-loss ") + args, temp_path("stderr.txt"));
 }
 
 // Writes `t` as `name`.npy in the temp folder and returns the path.

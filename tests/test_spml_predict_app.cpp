@@ -19,14 +19,9 @@
 namespace spml {
 namespace {
 int run(const std::string& args, std::string* output = nullptr) {
-  const std::string command = std::string(SPML_BIN_DIR) + "/spml-predict " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string text;
-  char buf[4096];
-  while (pipe && std::fgets(buf, sizeof buf, pipe)) text += buf;
-  const int status = pipe ? pclose(pipe) : -1;
-  if (output) *output = text;
-  return WEXITSTATUS(status);
+  const test::CommandResult r = test::run_command(std::string(SPML_BIN_DIR) + "/spml-predict " + args);
+  if (output) *output = r.out;
+  return r.exit_code;
 }
 
 class SpmlPredictApp : public ::testing::Test {

@@ -18,12 +18,9 @@ namespace fs = std::filesystem;
 
 // Runs a shell command line; returns its exit status and stdout + stderr.
 int run_shell(const std::string& command, std::string* output) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  char buf[4096];
-  output->clear();
-  while (pipe && std::fgets(buf, sizeof buf, pipe)) *output += buf;
-  const int status = pipe ? pclose(pipe) : -1;
-  return WEXITSTATUS(status);
+  const test::CommandResult r = test::run_command(command);
+  *output = r.out;
+  return r.exit_code;
 }
 
 std::string bin(const char* app) {

@@ -1,8 +1,12 @@
-// Shared helpers for the tests: random tensors, CUDA skip macro, message assertions.
+// Shared helpers for the tests: random tensors, CUDA skip macro, message assertions, running the apps.
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "framework/core/tensor.h"
@@ -39,6 +43,36 @@ std::string error_message(F&& statement) {
     return e.what();
   }
   return "";
+}
+
+// A whole text file ("" when it cannot be read).
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// What a shell command gave: its exit status (-1 when it did not exit normally), stdout and stderr.
+struct CommandResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs `command` through /bin/sh (the apps' tests). stderr goes to `stderr_path` and comes back in err when a
+// path is given; otherwise it is merged into out.
+inline CommandResult run_command(const std::string& command, const std::string& stderr_path = "") {
+  const std::string line = command + (stderr_path.empty() ? " 2>&1" : " 2>'" + stderr_path + "'");
+  CommandResult r;
+  FILE* pipe = popen(line.c_str(), "r");
+  if (pipe == nullptr) return r;
+  char buffer[4096];
+  std::size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) r.out.append(buffer, n);
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (!stderr_path.empty()) r.err = read_text(stderr_path);
+  return r;
 }
 
 }  // namespace spml::test
