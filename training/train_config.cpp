@@ -15,15 +15,12 @@ namespace {
 using nlohmann::json;
 
 // One place lists the fields: the JSON writer, reader and comparison all expand it.
-#define SPML_TRAIN_CONFIG_FIELDS(X)                                                                                    \
-  X(dataset)                                                                                                           \
-  X(data)                                                                                                              \
-  X(images)                                                                                                            \
-  X(arch)                                                                                                              \
-  X(width)                                                                                                             \
-  X(weights)                                                                                                           \
-  X(loss) X(epochs) X(batch_size) X(lr) X(lr_mult) X(linear_init) X(beta) X(alpha) X(q2q3) X(expected_pos) X(em_alpha) \
-      X(image_size) X(device) X(seed) X(out) X(deterministic) X(threads) X(workers) X(max_train)
+// clang-format off
+#define SPML_TRAIN_CONFIG_FIELDS(X)                                                                   \
+  X(dataset) X(data) X(images) X(arch) X(width) X(weights) X(loss) X(epochs) X(batch_size) X(lr)      \
+  X(lr_mult) X(linear_init) X(beta) X(alpha) X(q2q3) X(expected_pos) X(em_alpha) X(image_size)        \
+  X(device) X(seed) X(out) X(deterministic) X(threads) X(workers) X(max_train)
+// clang-format on
 
 json to_json_object(const TrainConfig& c) {
   json j = json::object();
