@@ -115,6 +115,11 @@ json record_to_json(const EpochRecord& r) {
           {"seconds", r.seconds}, {"images_per_s", r.images_per_s}, {"phase_seconds", phases_to_json(r.phases)}};
 }
 
+PhaseSeconds phases_from_json(const json& p) {
+  return {p.at("data").get<double>(),     p.at("forward").get<double>(),   p.at("loss").get<double>(),
+          p.at("backward").get<double>(), p.at("optimizer").get<double>(), p.at("eval").get<double>()};
+}
+
 EpochRecord record_from_json(const json& j) {
   EpochRecord r;
   r.epoch = j.at("epoch").get<int>();
@@ -122,11 +127,7 @@ EpochRecord record_from_json(const json& j) {
   r.val_map = j.at("val_mAP").get<double>();
   r.seconds = j.at("seconds").get<double>();
   r.images_per_s = j.at("images_per_s").get<double>();
-  if (j.contains("phase_seconds")) {
-    const json& p = j.at("phase_seconds");
-    r.phases = {p.at("data").get<double>(),     p.at("forward").get<double>(),   p.at("loss").get<double>(),
-                p.at("backward").get<double>(), p.at("optimizer").get<double>(), p.at("eval").get<double>()};
-  }
+  if (j.contains("phase_seconds")) r.phases = phases_from_json(j.at("phase_seconds"));
   return r;
 }
 
@@ -203,13 +204,7 @@ Position position_from_json(const std::string& text, const std::string& path) {
     p.loss_sum = j.at("loss_sum").get<double>();
     p.loss_images = j.at("loss_images").get<int64_t>();
     p.train_seconds = j.at("train_seconds").get<double>();
-    p.phases = record_from_json({{"epoch", 0},
-                                 {"train_loss", 0},
-                                 {"val_mAP", 0},
-                                 {"seconds", 0},
-                                 {"images_per_s", 0},
-                                 {"phase_seconds", j.at("phase_seconds")}})
-                   .phases;
+    p.phases = phases_from_json(j.at("phase_seconds"));
     for (const json& r : j.at("history")) p.history.push_back(record_from_json(r));
     p.best_epoch = j.at("best_epoch").get<int>();
     if (p.best_epoch > 0) p.best_val_map = j.at("best_val_mAP").get<double>();
@@ -499,10 +494,16 @@ TrainOutcome run_training(const TrainConfig& config, bool resume, const TrainCal
         const Tensor& labels = kind == losses::LossKind::BCE ? batch.labels : batch.observed;
         const Tensor estimate_rows = estimates ? estimates->rows(batch.indices.to(device)) : Tensor();
         loss = losses::spml_loss(kind, logits, labels, loss_params, estimate_rows);
-        value = loss.item();
-        // The losses clamp probabilities, so NaN or infinite logits can give a finite loss: check them too.
+        // The losses clamp probabilities, so NaN or infinite logits can give a finite loss: check them too. Both
+        // scalars come back in one copy (one device sync per step).
         autograd::NoGradGuard no_grad;
-        logits_finite = std::isfinite(sum(logits.detach()).item());
+        const std::vector<double> loss_and_logit_sum =
+            concat({reshape(loss.detach(), {1}), reshape(sum(logits.detach()), {1})})
+                .to(Device::cpu())
+                .to(DType::Float64)
+                .to_vector<double>();
+        value = loss_and_logit_sum[0];
+        logits_finite = std::isfinite(loss_and_logit_sum[1]);
       }
       ++step;
       const int64_t batch_images = batch.images.size(0);
