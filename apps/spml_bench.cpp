@@ -1,6 +1,9 @@
 // spml-bench: times the framework's kernels (GEMM, element-wise, reduction, Adam) on the CPU or CUDA and
 // prints medians with a baseline measured in the same run (builtin vs BLAS GEMM, a plain memory copy of the
 // same bytes for bandwidth-bound kernels, per-tensor vs multi-tensor Adam), so ratios are comparable.
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstring>
@@ -9,6 +12,8 @@
 
 #include "framework/autograd/autograd.h"
 #include "framework/core/backend.h"
+#include "framework/core/nvtx.h"
+#include "framework/core/profiler.h"
 #include "framework/core/runtime.h"
 #include "framework/core/timer.h"
 #include "framework/ops/ops.h"
@@ -37,10 +42,47 @@ Tensor random(const Shape& shape, Device device, uint64_t seed) {
   t.uniform_(-1, 1, seed);
   return t;
 }
+// Peak resident memory of this process so far, MiB (Linux reports ru_maxrss in KiB).
+double peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_maxrss) / 1024.0;
+}
+double current_rss_mib() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  long pages = 0, resident = 0;
+  if (f) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+// The CPU's float32 peak: threads x clock x 64 FLOP per cycle (two 512-bit FMA units with AVX-512, 16 lanes x 2
+// FLOP x 2 units; 32 with AVX2), the clock being /proc/cpuinfo's "cpu MHz" (the nominal clock on these VMs).
+double cpu_peak_gflops(int threads, std::string* how) {
+  double mhz = 0;
+  bool avx512 = false;
+  if (std::FILE* f = std::fopen("/proc/cpuinfo", "r")) {
+    char line[8192];
+    while (std::fgets(line, sizeof line, f)) {
+      if (mhz == 0 && std::strncmp(line, "cpu MHz", 7) == 0) mhz = std::atof(std::strchr(line, ':') + 1);
+      if (std::strncmp(line, "flags", 5) == 0 && std::strstr(line, " avx512f")) avx512 = true;
+    }
+    std::fclose(f);
+  }
+  const int per_cycle = avx512 ? 64 : 32;
+  *how = std::to_string(threads) + " threads x " + std::to_string(int(mhz)) + " MHz x " + std::to_string(per_cycle) +
+         " FLOP/cycle (" + (avx512 ? "AVX-512" : "AVX2") + ", 2 FMA units)";
+  return threads * mhz * 1e-3 * per_cycle;
+}
+
 // ResNet forward (eval, no grad) and a training step (forward, backward, Adam) at the given batch and size;
-// on the CPU the same model in PyTorch (same threads) runs in the same invocation as the baseline.
+// on the CPU the same model in PyTorch (same threads) runs in the same invocation as the baseline. profile: one
+// more step with the per-op profile (self time per op and backward, convolution GFLOP/s).
 int bench_resnet(const std::string& arch, int batch, int image_size, Device device, int repeats,
-                 const std::string& torch_script) {
+                 const std::string& torch_script, bool profile) {
+  const double rss_before = current_rss_mib();
   models::ResNet net({arch, 20, 64, 0});
   net.to(device);
   optim::Adam adam({{net.parameters(), 1e-5, "all"}});
@@ -56,18 +98,39 @@ int bench_resnet(const std::string& arch, int batch, int image_size, Device devi
                                 },
                                 repeats, 1, sync)
                                 .median_ms;
-  const double train_ms = time_median(
-                              [&] {
-                                net.train();
-                                adam.zero_grad();
-                                mean(sigmoid(net.forward(x))).backward();
-                                adam.step();
-                              },
-                              repeats, 1, sync)
-                              .median_ms;
+  const auto train_step = [&] {
+    net.train();
+    adam.zero_grad();
+    mean(sigmoid(net.forward(x))).backward();
+    adam.step();
+  };
+  const double train_ms = time_median(train_step, repeats, 1, sync).median_ms;
+  const double peak = peak_rss_mib();
   std::printf("%s batch %d, %dx%d, %s: forward %.1f ms (%.1f images/s), train step %.1f ms (%.1f images/s)\n",
               arch.c_str(), batch, image_size, image_size, device.str().c_str(), forward_ms, batch * 1e3 / forward_ms,
               train_ms, batch * 1e3 / train_ms);
+  std::printf("peak resident memory: %.0f MiB (%.0f MiB above the process before the model)\n", peak,
+              peak - rss_before);
+  if (profile) {
+    profiler::reset();
+    profiler::set_enabled(true);
+    {
+      NvtxRange step("train step (outside ops)");
+      train_step();
+    }
+    profiler::set_enabled(false);
+    double gflop = 0;
+    for (const auto& e : profiler::entries()) gflop += e.gflop;
+    profiler::print("per-op profile of one " + arch + " training step");
+    if (device.is_cpu()) {
+      std::string how;
+      const double peak_gflops = cpu_peak_gflops(num_threads(), &how);
+      std::printf(
+          "convolution work of the step: %.1f GFLOP (forward + both backward passes where needed); at the median "
+          "step time %.1f GFLOP/s = %.1f%% of the float32 peak %.0f GFLOP/s (%s)\n",
+          gflop, gflop / (train_ms * 1e-3), 100.0 * gflop / (train_ms * 1e-3) / peak_gflops, peak_gflops, how.c_str());
+    }
+  }
   if (!device.is_cpu()) return 0;
   const std::string command = "/usr/bin/python3 " + torch_script + " --arch " + arch + " --batch " +
                               std::to_string(batch) + " --image-size " + std::to_string(image_size) + " --threads " +
@@ -78,19 +141,24 @@ int bench_resnet(const std::string& arch, int batch, int image_size, Device devi
     while (std::fgets(buf, sizeof buf, pipe)) out += buf;
     if (pclose(pipe) != 0) out.clear();
   }
-  double torch_forward = 0, torch_train = 0;
-  const auto f = out.find("\"forward_ms\": "), t = out.find("\"train_ms\": ");
-  if (f == std::string::npos || t == std::string::npos) {
+  const auto number = [&](const char* key) {
+    const auto at = out.find(std::string("\"") + key + "\": ");
+    return at == std::string::npos ? -1.0 : std::atof(out.c_str() + at + std::strlen(key) + 4);
+  };
+  const double torch_forward = number("forward_ms"), torch_train = number("train_ms");
+  if (torch_forward < 0 || torch_train < 0) {
     std::printf("PyTorch baseline: not available (%s could not import torch/torchvision); no ratio\n",
                 torch_script.c_str());
     return 0;
   }
-  torch_forward = std::atof(out.c_str() + f + 14);
-  torch_train = std::atof(out.c_str() + t + 12);
   std::printf(
       "PyTorch (same threads): forward %.1f ms, train step %.1f ms; spml/PyTorch time ratio: forward %.2fx, "
       "train %.2fx (lower is better; 1.0 = parity)\n",
       torch_forward, torch_train, forward_ms / torch_forward, train_ms / torch_train);
+  const double torch_peak = number("peak_rss_mib"), torch_before = number("rss_before_model_mib");
+  if (torch_peak > 0)
+    std::printf("PyTorch peak resident memory: %.0f MiB (%.0f MiB above the process before the model)\n", torch_peak,
+                torch_peak - torch_before);
   return 0;
 }
 }  // namespace
@@ -104,6 +172,8 @@ int main(int argc, char** argv) {
   std::string resnet;  // empty: kernel benchmarks; else time this ResNet (and PyTorch's on the CPU)
   int batch = 4, image_size = 224;
   std::string torch_script = SPML_SOURCE_DIR "/scripts/bench_torch_resnet.py";
+  std::string cpu_kernels;
+  bool profile = false;
   app.add_option("--device", device_name, "cpu, cuda or cuda:N")->capture_default_str();
   app.add_option("--threads", threads, "CPU threads (0: all cores)")->capture_default_str();
   app.add_option("--repeats", repeats, "timed runs per kernel (median reported)")->capture_default_str();
@@ -113,15 +183,19 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "ResNet batch size")->capture_default_str();
   app.add_option("--image-size", image_size, "ResNet input size")->capture_default_str();
   app.add_option("--torch-script", torch_script, "PyTorch baseline script (CPU)")->capture_default_str();
+  app.add_option("--cpu-kernels", cpu_kernels,
+                 "float32 CPU kernels: onednn or reference (default: " + default_cpu_kernels_name() + ")");
+  app.add_flag("--profile", profile, "--resnet: also print a per-op profile of one training step");
   CLI11_PARSE(app, argc, argv);
 
   try {
     const Device device = setup_threads_and_device(threads, device_name);
+    set_cpu_kernels(cpu_kernels, "--cpu-kernels");
     std::printf("%s; device %s; medians of %d runs\n", build_info_string().c_str(), device.str().c_str(), repeats);
     const auto sync = [&] {
       if (device.is_cuda()) cuda::synchronize(device.index);
     };
-    if (!resnet.empty()) return bench_resnet(resnet, batch, image_size, device, repeats, torch_script);
+    if (!resnet.empty()) return bench_resnet(resnet, batch, image_size, device, repeats, torch_script, profile);
     autograd::NoGradGuard no_grad;
 
     // GEMM: the device's GEMM vs the builtin blocked CPU kernel (CPU) or vs the CPU BLAS (CUDA).

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   CLI::App app{"spml-eval: mean average precision of scores against {0, 1} labels, or of a training run"};
   std::string predictions, labels, run_dir, split = "test", device_name;
   int threads = 0;
+  std::string cpu_kernels;
   bool per_class = false;
   auto* predictions_opt = app.add_option("--predictions", predictions, "scores [N, C] (.npy; ranked exactly as given)");
   auto* labels_opt = app.add_option("--labels", labels, "labels [N, C] in {0, 1} (.npy)");
@@ -22,6 +23,8 @@ int main(int argc, char** argv) {
   app.add_option("--split", split, "--run: test or val")->capture_default_str();
   app.add_option("--device", device_name, "--run: cpu, cuda or cuda:N (default: the run's)");
   app.add_option("--threads", threads, "CPU threads (0: all cores)")->capture_default_str();
+  app.add_option("--cpu-kernels", cpu_kernels,
+                 "--run: float32 CPU kernels: onednn or reference (default: " + spml::default_cpu_kernels_name() + ")");
   app.add_flag("--per-class", per_class, "also print per_class_AP (in [0, 1])");
   predictions_opt->needs(labels_opt)->excludes(run_opt);
   labels_opt->needs(predictions_opt)->excludes(run_opt);
@@ -34,6 +37,7 @@ int main(int argc, char** argv) {
     metrics::MapResult r;
     if (run_opt->count() > 0) {
       setup_threads_and_device(threads, device_name.empty() ? "cpu" : device_name);
+      set_cpu_kernels(cpu_kernels, "--cpu-kernels");
       const training::SplitEvaluation eval = training::evaluate_run(run_dir, split, device_name);
       r = eval.map;
       out = {{"mAP", r.map_percent},

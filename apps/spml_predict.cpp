@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   std::string arch, weights, out, device_name = "cpu", on_error = "fail";
   int64_t num_classes = 0, image_size = 448, batch_size = 8;
   int threads = 0;
+  std::string cpu_kernels;
   bool features = false;
   std::vector<std::string> images;
   app.add_option("--arch", arch,
@@ -34,11 +35,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--batch-size", batch_size, "images per forward pass")->capture_default_str();
   app.add_option("--threads", threads, "CPU threads (0: all cores)")->capture_default_str();
+  app.add_option("--cpu-kernels", cpu_kernels,
+                 "float32 CPU kernels: onednn or reference (default: " + spml::default_cpu_kernels_name() + ")");
   CLI11_PARSE(app, argc, argv);
 
   try {
     using namespace spml;
     const Device device = setup_threads_and_device(threads, device_name);
+    set_cpu_kernels(cpu_kernels, "--cpu-kernels");
     const io::SafetensorsFile file = io::read_safetensors(weights);
     // Weights written by spml (best.safetensors) say their architecture and classes; flags must agree.
     const models::WeightsInfo info = models::weights_info(file.metadata, weights);

@@ -70,6 +70,8 @@ int main(int argc, char** argv) {
   bind("--out", &TrainConfig::out, "run folder RUNDIR")->required();
   bind("--threads", &TrainConfig::threads, "CPU threads (0: all cores)");
   bind("--workers", &TrainConfig::workers, "image decoding threads (0: the thread count)");
+  bind("--cpu-kernels", &TrainConfig::cpu_kernels,
+       "float32 CPU kernels: onednn or reference (default: " + spml::default_cpu_kernels_name() + ")");
   bind("--max-train", &TrainConfig::max_train, "keep the first N train rows (after the 80/20 split); 0: all");
   auto* deterministic = app.add_flag("--deterministic", flags.deterministic,
                                      "deterministic cuDNN convolution algorithms (CPU runs are always deterministic)");
@@ -113,6 +115,7 @@ int main(int argc, char** argv) {
     if (resume) config = training::resume_config(config.out, config, given);
 
     config.device = setup_threads_and_device(config.threads, config.device).str();
+    set_cpu_kernels(config.cpu_kernels, "--cpu-kernels");
 
     std::string command;
     for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);

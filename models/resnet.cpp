@@ -42,7 +42,7 @@ class BasicBlock : public nn::Layer {
     if (stride != 1 || in != planes) downsample_ = register_module("downsample", downsample(in, planes, stride, dtype));
   }
   Tensor forward(const Tensor& x) override {
-    Tensor out = relu_(bn1_->forward(conv1_->forward(x)));
+    Tensor out = bn1_->forward_relu(conv1_->forward(x));
     out = bn2_->forward(conv2_->forward(out));
     return relu_(add(out, downsample_ ? downsample_->forward(x) : x));
   }
@@ -68,8 +68,8 @@ class Bottleneck : public nn::Layer {
   }
   Tensor forward(const Tensor& x) override {
     // In-place ReLUs: batch norm and add do not keep their outputs for backward, so the buffers can be reused.
-    Tensor out = relu_(bn1_->forward(conv1_->forward(x)));
-    out = relu_(bn2_->forward(conv2_->forward(out)));
+    Tensor out = bn1_->forward_relu(conv1_->forward(x));
+    out = bn2_->forward_relu(conv2_->forward(out));
     out = bn3_->forward(conv3_->forward(out));
     return relu_(add(out, downsample_ ? downsample_->forward(x) : x));
   }
@@ -133,7 +133,7 @@ ResNet::ResNet(const ResNetConfig& config) : config_(config) {
 Tensor ResNet::features(const Tensor& x) {
   SPML_CHECK(x.defined() && x.dim() == 4 && x.size(1) == 3, "ResNet: input must be [N, 3, H, W], got ",
              x.description());
-  Tensor h = max_pool2d(relu_(bn1_->forward(conv1_->forward(x))), 3, 2, 1);
+  Tensor h = max_pool2d(bn1_->forward_relu(conv1_->forward(x)), 3, 2, 1);
   for (auto& layer : layers_) h = layer->forward(h);
   return global_avg_pool2d(h);
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 # PyTorch baseline for spml-bench's ResNet timing: the same torchvision model, batch, image size and thread
-# count; prints one JSON line {"forward_ms": median, "train_ms": median, "torch": version}. Run with Debian's
+# count; prints one JSON line {"forward_ms": median, "train_ms": median, "peak_rss_mib": ..., "torch": version}. Run with Debian's
 # /usr/bin/python3 (python3-torch, python3-torchvision); spml-bench calls it itself.
 import argparse
 import json
+import resource
 import statistics
 import time
 
@@ -20,6 +21,12 @@ parser.add_argument("--classes", type=int, default=20)
 args = parser.parse_args()
 if args.threads > 0:
     torch.set_num_threads(args.threads)
+def rss_mib():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+rss_before_model = rss_mib()
 torch.manual_seed(0)
 model = getattr(torchvision.models, args.arch)(num_classes=args.classes)
 x = torch.randn(args.batch, 3, args.image_size, args.image_size)
@@ -49,5 +56,9 @@ def train_step():
     opt.step()
 
 
-print(json.dumps({"forward_ms": timed(forward), "train_ms": timed(train_step), "torch": torch.__version__,
+forward_ms = timed(forward)
+train_ms = timed(train_step)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"forward_ms": forward_ms, "train_ms": train_ms, "peak_rss_mib": peak,
+                  "rss_before_model_mib": rss_before_model, "torch": torch.__version__,
                   "threads": torch.get_num_threads()}))

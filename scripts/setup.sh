@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/setup.sh: installs the Debian packages the project needs to build and test (idempotent).
-#   scripts/setup.sh             base packages (compiler, CMake, GoogleTest, OpenBLAS, headers, data set)
-#   scripts/setup.sh --fixtures  also the Python packages of the fixture generators (PyTorch, NumPy, ...)
+#   scripts/setup.sh             base packages (compiler, CMake, GoogleTest, OpenBLAS, oneDNN, headers, data set)
+#   scripts/setup.sh --fixtures  also the Python packages of the fixture generators and baselines (PyTorch, torchvision, ...)
 # All present: prints "setup: all packages present", exits 0. Some missing: as root, one `apt-get update`
 # and one `apt-get install`; as another user, prints the `sudo apt-get install` line and exits 1.
 set -euo pipefail
@@ -9,13 +9,13 @@ set -euo pipefail
 BASE_PACKAGES=(
   build-essential cmake git pkg-config
   googletest libgtest-dev
-  libopenblas-dev
+  libopenblas-dev libdnnl-dev
   nlohmann-json3-dev libcli11-dev libstb-dev
   zlib1g-dev libturbojpeg0-dev
   dataset-fashion-mnist
   clang-format
 )
-FIXTURE_PACKAGES=(python3-torch python3-numpy python3-pil python3-sklearn)
+FIXTURE_PACKAGES=(python3-torch python3-torchvision python3-numpy python3-pil python3-sklearn)
 
 usage() {
   sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'

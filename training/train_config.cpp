@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/common/error.h"
+#include "kernels/cpu/onednn_kernels.h"
 #include "losses/dataset_params.h"
 #include "losses/spml_loss.h"
 #include "models/resnet.h"
@@ -19,7 +20,8 @@ using nlohmann::json;
 #define SPML_TRAIN_CONFIG_FIELDS(X)                                                                   \
   X(dataset) X(data) X(images) X(arch) X(width) X(weights) X(loss) X(epochs) X(batch_size) X(lr)      \
   X(lr_mult) X(linear_init) X(beta) X(alpha) X(q2q3) X(expected_pos) X(em_alpha) X(image_size)        \
-  X(device) X(seed) X(out) X(deterministic) X(threads) X(workers) X(max_train)
+  X(device) X(seed) X(out) X(deterministic) X(threads) X(workers) X(max_train)    \
+  X(cpu_kernels)
 // clang-format on
 
 json to_json_object(const TrainConfig& c) {
@@ -123,6 +125,7 @@ void validate_train_config(const TrainConfig& c) {
   SPML_CHECK(c.image_size >= 16 && c.image_size <= 4096, "--image-size must be in [16, 4096], got ", c.image_size);
   SPML_CHECK(c.expected_pos > 0, "--expected-pos must be positive, got ", c.expected_pos);
   SPML_CHECK(c.em_alpha >= 0, "--em-alpha must be >= 0, got ", c.em_alpha);
+  if (!c.cpu_kernels.empty()) kernels::onednn::parse_cpu_kernels(c.cpu_kernels, "--cpu-kernels");
   SPML_CHECK(c.threads >= 0, "--threads must be >= 0, got ", c.threads);
   SPML_CHECK(c.workers >= 0, "--workers must be >= 0, got ", c.workers);
   SPML_CHECK(c.max_train >= 0, "--max-train must be >= 0, got ", c.max_train);

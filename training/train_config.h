@@ -50,9 +50,10 @@ struct TrainConfig {
   int64_t seed = 0;  // model init, shuffling, flips, ROLE's estimates
   std::string out;   // RUNDIR
   bool deterministic = false;
-  int threads = 0;        // CPU threads (0: all cores)
-  int workers = 0;        // loader threads (0: the thread count)
-  int64_t max_train = 0;  // keep the first N train rows (after the 80/20 split); 0 = all
+  int threads = 0;          // CPU threads (0: all cores)
+  int workers = 0;          // loader threads (0: the thread count)
+  std::string cpu_kernels;  // float32 CPU kernels: onednn, reference; empty: the build's default
+  int64_t max_train = 0;    // keep the first N train rows (after the 80/20 split); 0 = all
 };
 
 // The defaults of `dataset`: its row of the training table plus its loss hyper-parameters.

@@ -226,9 +226,11 @@ json run_record(const TrainConfig& config, Device device, const std::string& wei
                   {{"version", build.version},
                    {"cuda", build.cuda},
                    {"cuda_architectures", build.cuda_architectures},
-                   {"gemm", build.gemm}}},
+                   {"gemm", build.gemm},
+                   {"onednn", build.onednn}}},
                  {"device", device.is_cuda() ? device.str() + " (" + cuda::device_name(device.index) + ")" : "cpu"},
                  {"threads", num_threads()},
+                 {"cpu_kernels", cpu_kernels_description()},
                  {"random_init", config.weights.empty()},
                  {"weights", config.weights},
                  {"weights_sha256", weights_sha256},
@@ -354,6 +356,8 @@ TrainConfig resume_config(const std::string& run_dir, const TrainConfig& request
       merged.threads = requested.threads;
     } else if (key == "workers") {
       merged.workers = requested.workers;
+    } else if (key == "cpu_kernels") {
+      merged.cpu_kernels = requested.cpu_kernels;
     } else if (key == "device") {
       merged.device = requested.device;
     } else if (key != "out" && requested_json.at(key) != stored_json.at(key)) {
@@ -361,7 +365,7 @@ TrainConfig resume_config(const std::string& run_dir, const TrainConfig& request
     }
   }
   SPML_CHECK(changed.empty(), "--resume: ", changed, " differ from the run's ", path,
-             "; only --epochs (and --threads, --workers, --device) may change when resuming");
+             "; only --epochs (and --threads, --workers, --device, --cpu-kernels) may change when resuming");
   return merged;
 }
 

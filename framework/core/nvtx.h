@@ -1,6 +1,9 @@
-// RAII NVTX range: shows ops and training phases as named ranges in Nsight Systems. Compiled out without CUDA
-// (nvtx3 is header-only, so CUDA builds need no extra library and nothing happens unless a profiler attaches).
+// RAII NVTX range: shows ops and training phases as named ranges in Nsight Systems (compiled out without CUDA;
+// nvtx3 is header-only, so CUDA builds need no extra library and nothing happens unless a profiler attaches), and
+// feeds the host-side op profile (framework/core/profiler.h) when that is switched on.
 #pragma once
+
+#include "framework/core/profiler.h"
 
 #if SPML_WITH_CUDA
 #include <nvtx3/nvToolsExt.h>
@@ -10,7 +13,8 @@ namespace spml {
 
 class NvtxRange {
  public:
-  explicit NvtxRange(const char* name) {
+  explicit NvtxRange(const char* name) : profiled_(profiler::enabled()) {
+    if (profiled_) profiler::detail::push(name);
 #if SPML_WITH_CUDA
     nvtxRangePushA(name);
 #else
@@ -21,9 +25,13 @@ class NvtxRange {
 #if SPML_WITH_CUDA
     nvtxRangePop();
 #endif
+    if (profiled_) profiler::detail::pop();
   }
   NvtxRange(const NvtxRange&) = delete;
   NvtxRange& operator=(const NvtxRange&) = delete;
+
+ private:
+  bool profiled_;
 };
 
 }  // namespace spml

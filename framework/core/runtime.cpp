@@ -6,7 +6,9 @@
 #include <cstdlib>
 
 #include "framework/cuda/cuda_runtime.h"
+#include "kernels/common/error.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/onednn_kernels.h"
 #include "spml_build_config.h"
 
 namespace spml {
@@ -31,11 +33,29 @@ Device setup_threads_and_device(int threads, const std::string& device) {
   return d;
 }
 
+void set_cpu_kernels(const std::string& name, const char* what) {
+  if (name.empty()) return;
+  const auto kernels = kernels::onednn::parse_cpu_kernels(name, what);
+  SPML_CHECK(kernels != kernels::onednn::CpuKernels::OneDnn || kernels::onednn::built_with_onednn(), what,
+             ": 'onednn' asked for, but this build has no oneDNN (install libdnnl-dev and reconfigure)");
+  kernels::onednn::set_cpu_kernels(kernels);
+}
+std::string default_cpu_kernels_name() {
+  return kernels::onednn::built_with_onednn() ? "onednn" : "reference";
+}
+std::string cpu_kernels_description() {
+  const auto kernels = kernels::onednn::cpu_kernels();
+  std::string s = kernels::onednn::cpu_kernels_name(kernels);
+  if (kernels == kernels::onednn::CpuKernels::OneDnn) s += " (" + kernels::onednn::version_string() + ")";
+  return s;
+}
+
 BuildInfo build_info() {
   BuildInfo info;
   info.cuda = SPML_WITH_CUDA != 0;
   info.cuda_architectures = info.cuda ? SPML_CUDA_ARCHITECTURES_STRING : "";
   info.gemm = kernels::cpu::gemm_backend_name();
+  info.onednn = kernels::onednn::version_string();
   info.version = SPML_VERSION_STRING;
   return info;
 }
@@ -46,7 +66,8 @@ std::string build_info_string() {
   s += info.cuda ? "on (archs " + info.cuda_architectures + ", " +
                        (cuda::is_available() ? "device " + cuda::device_name(0) : cuda::unavailable_reason()) + ")"
                  : "off";
-  s += ", GEMM " + info.gemm + ", " + std::to_string(num_threads()) + " threads";
+  s += ", GEMM " + info.gemm + ", CPU kernels " + cpu_kernels_description() + ", " + std::to_string(num_threads()) +
+       " threads";
   return s;
 }
 

@@ -24,13 +24,22 @@ void init_process_threads(char** argv);
 // message naming the flag when a CUDA device is asked for but cannot be used.
 Device setup_threads_and_device(int threads, const std::string& device);
 
+// The float32 CPU kernels (kernels/cpu/onednn_kernels.h): "onednn" or "reference"; empty keeps the current choice.
+// Errors name `what` (the flag). Default: oneDNN when the build has it (SPML_CPU_KERNELS overrides it).
+void set_cpu_kernels(const std::string& name, const char* what);
+std::string default_cpu_kernels_name();
+// The kernels in use, for logs and run records: "onednn (oneDNN 2.6.3 (OpenMP))" or "reference".
+std::string cpu_kernels_description();
+
 struct BuildInfo {
   bool cuda = false;
   std::string cuda_architectures;  // e.g. "90" or "80;90"; empty without CUDA
   std::string gemm;                // "openblas (pthreads)", "builtin"
+  std::string onednn;              // "oneDNN 2.6.3 (OpenMP)" or "none"
   std::string version;
 };
 BuildInfo build_info();
-std::string build_info_string();  // one line: "spml 0.1.0, CUDA on (archs 90), GEMM openblas (pthreads), 2 threads"
+std::string build_info_string();  // one line: "spml 0.1.0, CUDA on (archs 90), GEMM openblas (pthreads), CPU kernels
+                                  // onednn (...), 2 threads"
 
 }  // namespace spml

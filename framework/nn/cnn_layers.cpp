@@ -35,6 +35,12 @@ BatchNorm2d::BatchNorm2d(int64_t channels, double momentum, double eps, DType dt
 }
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
+  return run(x, false);
+}
+Tensor BatchNorm2d::forward_relu(const Tensor& x) {
+  return run(x, true);
+}
+Tensor BatchNorm2d::run(const Tensor& x, bool relu) {
   if (is_training()) {
     autograd::NoGradGuard no_grad;
     // torchvision's counter, kept for state-dict compatibility: read once (a device sync on CUDA), then counted
@@ -42,7 +48,7 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
     if (batches_seen_ < 0) batches_seen_ = int64_t(batches_tracked_->item());
     batches_tracked_->fill_(double(++batches_seen_));
   }
-  return batch_norm2d(x, *weight_, *bias_, *running_mean_, *running_var_, is_training(), momentum_, eps_);
+  return batch_norm2d(x, *weight_, *bias_, *running_mean_, *running_var_, is_training(), momentum_, eps_, relu);
 }
 
 }  // namespace spml::nn

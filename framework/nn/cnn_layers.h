@@ -30,12 +30,15 @@ class BatchNorm2d : public Layer {
   // Training mode: batch statistics, running statistics updated (also when weight and bias are frozen);
   // eval mode: running statistics.
   Tensor forward(const Tensor& x) override;
+  // relu(forward(x)) as one fused op (where the backend fuses it).
+  Tensor forward_relu(const Tensor& x);
   Tensor& weight() { return *weight_; }
   Tensor& bias() { return *bias_; }
   Tensor& running_mean() { return *running_mean_; }
   Tensor& running_var() { return *running_var_; }
 
  private:
+  Tensor run(const Tensor& x, bool relu);
   double momentum_, eps_;
   int64_t batches_seen_ = -1;  // host copy of num_batches_tracked (-1: not read yet)
   Tensor *weight_ = nullptr, *bias_ = nullptr, *running_mean_ = nullptr, *running_var_ = nullptr,

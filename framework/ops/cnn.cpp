@@ -9,6 +9,7 @@
 #include "framework/core/backend.h"
 #include "framework/core/nvtx.h"
 #include "framework/ops/ops.h"
+#include "kernels/cpu/onednn_kernels.h"
 
 namespace spml {
 namespace {
@@ -65,6 +66,11 @@ kernels::Conv2dShape conv_shape(const Tensor& x, const Tensor& w, const Conv2dOp
   return s;
 }
 
+// float32 CPU tensors go to oneDNN when it is selected; float64 and the reference selection to the reference kernels.
+bool use_onednn(const Tensor& t) {
+  return t.dtype() == DType::Float32 && t.device().is_cpu() && kernels::onednn::active();
+}
+
 Tensor cpu_workspace(const kernels::Conv2dShape& s, const Tensor& like) {
   return Tensor::empty({std::max<int64_t>(1, kernels::cpu::conv2d_workspace_elements(s))}, like.dtype());
 }
@@ -89,26 +95,37 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dO
   SPML_CHECK(x.size(2) + 2 * options.padding >= weight.size(2) && x.size(3) + 2 * options.padding >= weight.size(3),
              "conv2d: kernel ", shape_str(weight.shape()), " larger than the padded input ", shape_str(x.shape()));
   const kernels::Conv2dShape s = conv_shape(x, weight, options);
+  const double flop = 2.0 * double(s.n * s.c_out * s.h_out * s.w_out) * double(s.c_in * s.kh * s.kw);
+  profiler::count_flops(flop);
   Tensor y = Tensor::empty({s.n, s.c_out, s.h_out, s.w_out}, x.dtype(), x.device());
-  SPML_DISPATCH_FLOATING(x.dtype(), "conv2d", {
-    SPML_ON_DEVICE(
-        x.device(),
-        {
-          Tensor ws = cpu_workspace(s, x);
-          kernels::cpu::conv2d_forward(s, x.data<scalar_t>(), weight.data<scalar_t>(), y.data<scalar_t>(),
-                                       ws.data<scalar_t>());
-        },
-        run_cudnn<scalar_t>(s, kernels::cuda::ConvPass::Forward, x.device().index,
-                            [&](cudnnHandle_t h, void* ws, std::size_t bytes, bool det) {
-                              kernels::cuda::conv2d_forward(h, s, x.data<scalar_t>(), weight.data<scalar_t>(),
-                                                            y.data<scalar_t>(), ws, bytes, det);
-                            }));
-  });
+  const bool onednn = use_onednn(x);
+  if (onednn) kernels::onednn::conv2d_forward(s, x.data<float>(), weight.data<float>(), y.data<float>());
+  if (!onednn)
+    SPML_DISPATCH_FLOATING(x.dtype(), "conv2d", {
+      SPML_ON_DEVICE(
+          x.device(),
+          {
+            Tensor ws = cpu_workspace(s, x);
+            kernels::cpu::conv2d_forward(s, x.data<scalar_t>(), weight.data<scalar_t>(), y.data<scalar_t>(),
+                                         ws.data<scalar_t>());
+          },
+          run_cudnn<scalar_t>(s, kernels::cuda::ConvPass::Forward, x.device().index,
+                              [&](cudnnHandle_t h, void* ws, std::size_t bytes, bool det) {
+                                kernels::cuda::conv2d_forward(h, s, x.data<scalar_t>(), weight.data<scalar_t>(),
+                                                              y.data<scalar_t>(), ws, bytes, det);
+                              }));
+    });
   const Tensor sx = x.detach(), sw = weight.detach();
   const bool grad_x = x.requires_grad(), grad_w = weight.requires_grad();
-  Tensor out = autograd::record("conv2d", y, {x, weight}, [s, sx, sw, grad_x, grad_w](const Tensor& g) {
+  Tensor out = autograd::record("conv2d", y, {x, weight}, [s, sx, sw, grad_x, grad_w, onednn, flop](const Tensor& g) {
+    profiler::count_flops(flop * (int(grad_x) + int(grad_w)));
     Tensor gx = grad_x ? Tensor::empty(sx.shape(), g.dtype(), g.device()) : Tensor();
     Tensor gw = grad_w ? Tensor::empty(sw.shape(), g.dtype(), g.device()) : Tensor();
+    if (onednn) {
+      kernels::onednn::conv2d_backward(s, g.data<float>(), sx.data<float>(), sw.data<float>(),
+                                       grad_x ? gx.data<float>() : nullptr, grad_w ? gw.data<float>() : nullptr);
+      return std::vector<Tensor>{gx, gw};
+    }
     SPML_DISPATCH_FLOATING(g.dtype(), "conv2d.backward", {
       SPML_ON_DEVICE(
           g.device(),
@@ -145,8 +162,62 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dO
   return add(out, bias.reshape({s.c_out, 1, 1}));
 }
 
+namespace {
+// oneDNN's batch norm (float32 CPU): the statistics are the batch mean and biased variance (training) or the
+// running ones (eval); the running statistics move here with PyTorch's rule. relu: oneDNN's fused ReLU, whose
+// mask the backward reads.
+Tensor batch_norm2d_onednn(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                           const Tensor& running_var, bool training, double momentum, double eps, bool relu) {
+  const int64_t n = x.size(0), c = x.size(1), hw = x.size(2) * x.size(3);
+  const bool has_gamma = gamma.defined(), has_beta = beta.defined();
+  const bool grad_x = x.requires_grad(), grad_g = has_gamma && gamma.requires_grad(),
+             grad_b = has_beta && beta.requires_grad();
+  const bool needs_backward = autograd::grad_mode_enabled() && (grad_x || grad_g || grad_b);
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor save_mean = Tensor::empty({c}, x.dtype()), save_var = Tensor::empty({c}, x.dtype());
+  if (!training) {
+    save_mean.copy_(running_mean);
+    save_var.copy_(running_var);
+  }
+  Tensor mask = relu && needs_backward
+                    ? Tensor::empty({kernels::onednn::batchnorm_relu_mask_bytes(n, c, hw)}, DType::UInt8)
+                    : Tensor();
+  kernels::onednn::batchnorm_forward(x.data<float>(), has_gamma ? gamma.data<float>() : nullptr,
+                                     has_beta ? beta.data<float>() : nullptr, y.data<float>(), save_mean.data<float>(),
+                                     save_var.data<float>(), n, c, hw, training, eps, relu,
+                                     mask.defined() ? mask.data<uint8_t>() : nullptr);
+  if (training && running_mean.defined() && running_var.defined()) {
+    const double m = double(n) * double(hw), unbias = m / std::max(m - 1, 1.0);
+    float *rm = running_mean.data<float>(), *rv = running_var.data<float>();
+    const float *bm = save_mean.data<float>(), *bv = save_var.data<float>();
+    for (int64_t ch = 0; ch < c; ++ch) {
+      rm[ch] = float((1 - momentum) * double(rm[ch]) + momentum * double(bm[ch]));
+      rv[ch] = float((1 - momentum) * double(rv[ch]) + momentum * double(bv[ch]) * unbias);
+    }
+  }
+  std::vector<Tensor> inputs{x};
+  if (has_gamma) inputs.push_back(gamma);
+  if (has_beta) inputs.push_back(beta);
+  const Tensor sx = x.detach(), sg = has_gamma ? gamma.detach() : Tensor();
+  return autograd::record(relu ? "batch_norm2d_relu" : "batch_norm2d", y, inputs, [=](const Tensor& g) {
+    Tensor gx = grad_x ? Tensor::empty(sx.shape(), g.dtype()) : Tensor();
+    Tensor gg = grad_g ? Tensor::empty({c}, g.dtype()) : Tensor();
+    Tensor gb = grad_b ? Tensor::empty({c}, g.dtype()) : Tensor();
+    kernels::onednn::batchnorm_backward(sx.data<float>(), g.data<float>(), has_gamma ? sg.data<float>() : nullptr,
+                                        has_beta, save_mean.data<float>(), save_var.data<float>(),
+                                        grad_x ? gx.data<float>() : nullptr, grad_g ? gg.data<float>() : nullptr,
+                                        grad_b ? gb.data<float>() : nullptr, n, c, hw, training, eps, relu,
+                                        mask.defined() ? mask.data<uint8_t>() : nullptr);
+    std::vector<Tensor> grads{gx};
+    if (has_gamma) grads.push_back(gg);
+    if (has_beta) grads.push_back(gb);
+    return grads;
+  });
+}
+}  // namespace
+
 Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
-                    const Tensor& running_var, bool training, double momentum, double eps) {
+                    const Tensor& running_var, bool training, double momentum, double eps, bool relu) {
   NvtxRange range("batch_norm2d");
   check_nchw(x, "batch_norm2d", "input");
   const int64_t n = x.size(0), c = x.size(1), hw = x.size(2) * x.size(3);
@@ -163,6 +234,9 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, co
              shape_str(x.shape()));
   SPML_CHECK(eps > 0 && momentum >= 0 && momentum <= 1, "batch_norm2d: eps must be > 0 and momentum in [0, 1], got ",
              eps, " and ", momentum);
+  if (use_onednn(x))
+    return batch_norm2d_onednn(x, gamma, beta, running_mean, running_var, training, momentum, eps, relu);
+  if (relu) return relu_(batch_norm2d(x, gamma, beta, running_mean, running_var, training, momentum, eps, false));
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor save_mean = Tensor::empty({c}, x.dtype(), x.device()), save_invstd = Tensor::empty({c}, x.dtype(), x.device());
   SPML_DISPATCH_FLOATING(x.dtype(), "batch_norm2d", {

@@ -19,8 +19,10 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 // x: [N, C, H, W]; gamma, beta: [C] (either may be undefined); running_mean, running_var: [C] buffers.
 // training: normalise with the batch statistics and update the running ones in place (momentum, unbiased
 // variance), also when gamma and beta are frozen; eval: normalise with the running statistics.
+// relu: max(0, batch_norm(x)) as one op (fused in oneDNN's kernel; batch norm then relu_ elsewhere).
 Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
-                    const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+                    const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5,
+                    bool relu = false);
 
 // x: [N, C, H, W] -> [N, C, H_out, W_out], H_out = (H + 2 padding - kernel) / stride + 1.
 Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding = 0);

@@ -1,0 +1,52 @@
+// oneDNN kernels for float32 CPU tensors (convolution, batch norm, max pooling) and the switch that picks them or
+// the reference kernels of cpu_kernels.h. Tensors stay NCHW at this interface: each call reorders into the
+// layout oneDNN chose (format_tag::any) and back, with primitives and reorders cached per shape. The reference
+// kernels remain the oracle and the only float64 path (oneDNN has no float64 convolution).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "kernels/common/cnn_shapes.h"
+
+namespace spml::kernels::onednn {
+
+enum class CpuKernels { Reference, OneDnn };
+
+// True when the build links oneDNN (CMake SPML_ONEDNN).
+bool built_with_onednn();
+// The kernels float32 CPU ops use. Default: oneDNN when built with it, else the reference; the environment
+// variable SPML_CPU_KERNELS=onednn|reference overrides the default at the first call.
+CpuKernels cpu_kernels();
+// Throws when asked for oneDNN in a build without it.
+void set_cpu_kernels(CpuKernels kernels);
+// "onednn" or "reference" -> the enum; anything else throws naming `what` and the accepted values.
+CpuKernels parse_cpu_kernels(const std::string& name, const char* what);
+const char* cpu_kernels_name(CpuKernels kernels);
+// True when float32 CPU ops should call this header's kernels.
+inline bool active() {
+  return cpu_kernels() == CpuKernels::OneDnn;
+}
+// "oneDNN 2.6.3 (OpenMP)" or "none".
+std::string version_string();
+
+// x: [n, c_in, h, w], w: [c_out, c_in, kh, kw], y: [n, c_out, h_out, w_out] (overwritten).
+void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, float* y);
+// gy: [n, c_out, h_out, w_out]; gx: [n, c_in, h, w] and gw: [c_out, c_in, kh, kw] are overwritten (either may be
+// null). One call shares the reorder of gy between the two passes.
+void conv2d_backward(const Conv2dShape& s, const float* gy, const float* x, const float* w, float* gx, float* gw);
+
+// Batch normalisation over x [n, c, hw] (gamma, beta: [c], nullable). Training: mean and BIASED variance of the
+// batch go to mean / var [c]; eval: mean / var are the running statistics (inputs). relu: y = max(0, bn(x)) in the
+// same pass (oneDNN's fused ReLU); in training it writes the ReLU's mask to relu_mask
+// (batchnorm_relu_mask_bytes). The caller moves the running statistics.
+void batchnorm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* var,
+                       int64_t n, int64_t c, int64_t hw, bool training, double eps, bool relu, uint8_t* relu_mask);
+int64_t batchnorm_relu_mask_bytes(int64_t n, int64_t c, int64_t hw);
+// gx [n, c, hw], ggamma / gbeta [c]: overwritten, any may be null. gamma and has_beta: as in the forward call.
+// training: the statistics depend on x. relu: the forward's mask gates gy first.
+void batchnorm_backward(const float* x, const float* gy, const float* gamma, bool has_beta, const float* mean,
+                        const float* var, float* gx, float* ggamma, float* gbeta, int64_t n, int64_t c, int64_t hw,
+                        bool training, double eps, bool relu, const uint8_t* relu_mask);
+
+}  // namespace spml::kernels::onednn
