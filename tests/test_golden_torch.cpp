@@ -88,9 +88,9 @@ void check_resnet(const std::string& file, const std::string& arch) {
 // The same golden files in float32 on each CPU kernel set. float32 itself is the error source: the reduced nets
 // (stem width 2, so batch norms over 2-16 channels of a 2-image batch) amplify rounding through every block, and the
 // reference kernels in float32 land up to a few percent off float64 on the worst ResNet-50 gradient. So the
-// reference's float32 run is checked against a coarse bound, and oneDNN against the reference's own error: no
-// tensor may be more than 4x further from float64 than the reference's, or 1e-4 of its scale when that is larger
-// (about 2^-13: float32 rounding compounded through the ~20 layers of ResNet-18; measured worst 3e-4).
+// reference's float32 run is checked against a coarse bound, and oneDNN against float32's own noise level: no
+// tensor may be more than 4x further from float64 than the reference's same tensor, or 2x the reference's worst
+// error over the whole net when that is larger (a tensor where the reference happened to round luckily).
 double relative_error(const Tensor& got, const Tensor& want) {
   const double scale = max_abs_diff(want, Tensor::zeros(want.shape(), want.dtype()));
   return max_abs_diff(got.to(DType::Float64), want) / std::max(scale, 1e-30);
@@ -126,11 +126,13 @@ void check_resnet_float32(const std::string& file, const std::string& arch, doub
   double worst_ref = 0, worst_dnn = 0;
   for (const auto& [name, ref] : reference) {
     ASSERT_TRUE(ref.defined()) << name;
+    worst_ref = std::max(worst_ref, relative_error(ref, g.at(name)));
+  }
+  for (const auto& [name, ref] : reference) {
     const double e_ref = relative_error(ref, g.at(name)), e_dnn = relative_error(dnn.at(name), g.at(name));
     EXPECT_LE(e_ref, reference_bound) << arch << " " << name << " (reference kernels, float32)";
-    EXPECT_LE(e_dnn, std::max(1e-4, 4 * e_ref))
-        << arch << " " << name << " (oneDNN; reference's error " << e_ref << ")";
-    worst_ref = std::max(worst_ref, e_ref);
+    EXPECT_LE(e_dnn, std::max(4 * e_ref, 2 * worst_ref))
+        << arch << " " << name << " (oneDNN; reference's error " << e_ref << ", worst " << worst_ref << ")";
     worst_dnn = std::max(worst_dnn, e_dnn);
   }
   std::printf("%s float32 vs float64 golden, worst relative error: reference %.3g, oneDNN %s\n", arch.c_str(),

@@ -111,19 +111,23 @@ TEST_F(SpmlTrainApp, FlagErrorsAreClear) {
 
 TEST_F(SpmlTrainApp, SigintWritesACheckpointThatResumeFinishes) {
   const std::string run = root_ + "/interrupted";
-  // Full-width ResNet-18 so an epoch takes seconds; SIGINT arrives during the first epoch.
+  // Full-width ResNet-18 so an epoch takes seconds; SIGINT arrives during training (which epoch depends on the
+  // machine's speed).
   const std::string command = bin("spml-train") + data_flags() + " --epochs 3 --batch-size 8 --out " + run;
   std::string out;
   run_shell(command + " 2>&1 & pid=$!; sleep 3; kill -INT $pid; wait $pid; echo \"exit=$?\"", &out);
   ASSERT_NE(out.find("exit=130"), std::string::npos) << "expected the interrupted exit status 130:\n" << out;
-  EXPECT_NE(out.find("interrupted at epoch"), std::string::npos) << out;
+  // Mid-epoch ("interrupted at epoch E, step S") or, on a fast machine, at an epoch's end ("interrupted after").
+  EXPECT_TRUE(out.find("interrupted at epoch") != std::string::npos ||
+              out.find("interrupted after epoch") != std::string::npos)
+      << out;
   EXPECT_TRUE(fs::exists(run + "/last.ckpt"));
   EXPECT_FALSE(fs::exists(run + "/test.json"));
   // Only --epochs may change on resume.
   EXPECT_NE(run_shell(bin("spml-train") + " --out " + run + " --resume --lr 0.1", &out), 0);
   EXPECT_NE(out.find("--lr differ from the run's"), std::string::npos) << out;
   ASSERT_EQ(run_shell(bin("spml-train") + " --out " + run + " --resume", &out), 0) << out;
-  EXPECT_NE(out.find("resuming " + run + " at epoch 1, step "), std::string::npos) << out;
+  EXPECT_NE(out.find("resuming " + run + " at epoch "), std::string::npos) << out;
   EXPECT_TRUE(fs::exists(run + "/test.json"));
 }
 

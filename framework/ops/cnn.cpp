@@ -163,29 +163,23 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dO
 }
 
 namespace {
-// oneDNN's batch norm (float32 CPU): the statistics are the batch mean and biased variance (training) or the
-// running ones (eval); the running statistics move here with PyTorch's rule. relu: oneDNN's fused ReLU, whose
-// mask the backward reads.
+// The fast float32 CPU batch norm: the statistics are the batch mean and biased variance (training) or the running
+// ones (eval); the running statistics move here with PyTorch's rule. relu: fused, the backward gates by y > 0.
 Tensor batch_norm2d_onednn(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                            const Tensor& running_var, bool training, double momentum, double eps, bool relu) {
   const int64_t n = x.size(0), c = x.size(1), hw = x.size(2) * x.size(3);
   const bool has_gamma = gamma.defined(), has_beta = beta.defined();
   const bool grad_x = x.requires_grad(), grad_g = has_gamma && gamma.requires_grad(),
              grad_b = has_beta && beta.requires_grad();
-  const bool needs_backward = autograd::grad_mode_enabled() && (grad_x || grad_g || grad_b);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor save_mean = Tensor::empty({c}, x.dtype()), save_var = Tensor::empty({c}, x.dtype());
   if (!training) {
     save_mean.copy_(running_mean);
     save_var.copy_(running_var);
   }
-  Tensor mask = relu && needs_backward
-                    ? Tensor::empty({kernels::onednn::batchnorm_relu_mask_bytes(n, c, hw)}, DType::UInt8)
-                    : Tensor();
   kernels::onednn::batchnorm_forward(x.data<float>(), has_gamma ? gamma.data<float>() : nullptr,
                                      has_beta ? beta.data<float>() : nullptr, y.data<float>(), save_mean.data<float>(),
-                                     save_var.data<float>(), n, c, hw, training, eps, relu,
-                                     mask.defined() ? mask.data<uint8_t>() : nullptr);
+                                     save_var.data<float>(), n, c, hw, training, eps, relu);
   if (training && running_mean.defined() && running_var.defined()) {
     const double m = double(n) * double(hw), unbias = m / std::max(m - 1, 1.0);
     float *rm = running_mean.data<float>(), *rv = running_var.data<float>();
@@ -198,16 +192,15 @@ Tensor batch_norm2d_onednn(const Tensor& x, const Tensor& gamma, const Tensor& b
   std::vector<Tensor> inputs{x};
   if (has_gamma) inputs.push_back(gamma);
   if (has_beta) inputs.push_back(beta);
-  const Tensor sx = x.detach(), sg = has_gamma ? gamma.detach() : Tensor();
+  const Tensor sx = x.detach(), sg = has_gamma ? gamma.detach() : Tensor(), sy = relu ? y.detach() : Tensor();
   return autograd::record(relu ? "batch_norm2d_relu" : "batch_norm2d", y, inputs, [=](const Tensor& g) {
     Tensor gx = grad_x ? Tensor::empty(sx.shape(), g.dtype()) : Tensor();
     Tensor gg = grad_g ? Tensor::empty({c}, g.dtype()) : Tensor();
     Tensor gb = grad_b ? Tensor::empty({c}, g.dtype()) : Tensor();
-    kernels::onednn::batchnorm_backward(sx.data<float>(), g.data<float>(), has_gamma ? sg.data<float>() : nullptr,
-                                        has_beta, save_mean.data<float>(), save_var.data<float>(),
-                                        grad_x ? gx.data<float>() : nullptr, grad_g ? gg.data<float>() : nullptr,
-                                        grad_b ? gb.data<float>() : nullptr, n, c, hw, training, eps, relu,
-                                        mask.defined() ? mask.data<uint8_t>() : nullptr);
+    kernels::onednn::batchnorm_backward(
+        sx.data<float>(), relu ? sy.data<float>() : nullptr, g.data<float>(), has_gamma ? sg.data<float>() : nullptr,
+        save_mean.data<float>(), save_var.data<float>(), grad_x ? gx.data<float>() : nullptr,
+        grad_g ? gg.data<float>() : nullptr, grad_b ? gb.data<float>() : nullptr, n, c, hw, training, eps, relu);
     std::vector<Tensor> grads{gx};
     if (has_gamma) grads.push_back(gg);
     if (has_beta) grads.push_back(gb);

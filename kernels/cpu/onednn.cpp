@@ -1,4 +1,4 @@
-// oneDNN kernels behind onednn_kernels.h: primitives built once per shape and cached, reorders between the NCHW
+// oneDNN convolutions behind onednn_kernels.h: primitives built once per shape and cached, reorders between the NCHW
 // tensors of the framework and the blocked layouts oneDNN picks, scratch buffers reused between calls. In a build
 // without oneDNN only the kernel switch exists (and says "reference").
 #include <cstdlib>
@@ -68,17 +68,6 @@ void conv2d_forward(const Conv2dShape&, const float*, const float*, float*) {
 void conv2d_backward(const Conv2dShape&, const float*, const float*, const float*, float*, float*) {
   no_onednn();
 }
-void batchnorm_forward(const float*, const float*, const float*, float*, float*, float*, int64_t, int64_t, int64_t,
-                       bool, double, bool, uint8_t*) {
-  no_onednn();
-}
-int64_t batchnorm_relu_mask_bytes(int64_t, int64_t, int64_t) {
-  no_onednn();
-}
-void batchnorm_backward(const float*, const float*, const float*, bool, const float*, const float*, float*, float*,
-                        float*, int64_t, int64_t, int64_t, bool, double, bool, const uint8_t*) {
-  no_onednn();
-}
 #else
 namespace {
 using dnnl::memory;
@@ -98,7 +87,7 @@ dnnl::stream& stream() {
 // calling thread, so per-thread buffers are never shared by two live calls.
 class Scratch {
  public:
-  enum Role { Src, Weights, Dst, DiffDst, DiffSrc, DiffWeights, Pad, Stats, Mask, kRoles };
+  enum Role { Src, Weights, Dst, DiffDst, DiffSrc, DiffWeights, Pad, kRoles };
   void* get(Role role, std::size_t bytes) {
     Buffer& b = buffers_[role];
     if (b.bytes < bytes) {
@@ -251,53 +240,6 @@ ConvPlan& conv_plan(const Conv2dShape& s) {
   return *plan;
 }
 
-// Batch norm primitives per (shape, flags); the data stay NCHW (oneDNN normalises plain layouts in place).
-struct BnPlan {
-  dnnl::batch_normalization_forward::primitive_desc fwd_pd;
-  std::unique_ptr<dnnl::batch_normalization_forward> fwd;
-  dnnl::batch_normalization_backward::primitive_desc bwd_pd;
-  std::unique_ptr<dnnl::batch_normalization_backward> bwd;
-  memory::desc data, stats, workspace;
-};
-dnnl::normalization_flags bn_flags(bool training, bool scale, bool shift, bool relu) {
-  auto flags = dnnl::normalization_flags::none;
-  if (!training) flags |= dnnl::normalization_flags::use_global_stats;
-  if (scale) flags |= dnnl::normalization_flags::use_scale;
-  if (shift) flags |= dnnl::normalization_flags::use_shift;
-  if (relu) flags |= dnnl::normalization_flags::fuse_norm_relu;
-  return flags;
-}
-using BnKey = std::tuple<int64_t, int64_t, int64_t, bool, bool, bool, bool, bool, double>;
-// prop: forward_training when statistics or the ReLU mask are produced, forward_inference otherwise; `backward`
-// builds the backward primitive as well (it needs the training forward as its hint).
-BnPlan& bn_plan(int64_t n, int64_t c, int64_t hw, bool training, bool scale, bool shift, bool relu, bool train_prop,
-                double eps) {
-  static std::mutex mutex;
-  static std::map<BnKey, std::unique_ptr<BnPlan> > plans;
-  const BnKey key{n, c, hw, training, scale, shift, relu, train_prop, eps};
-  std::lock_guard<std::mutex> lock(mutex);
-  auto& plan = plans[key];
-  if (plan) return *plan;
-  plan = std::make_unique<BnPlan>();
-  plan->data = plain({n, c, 1, hw}, tag::nchw);
-  plan->stats = memory::desc({c}, dt::f32, tag::x);
-  const auto flags = bn_flags(training, scale, shift, relu);
-  const auto prop = train_prop ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-  dnnl::batch_normalization_forward::desc fdesc(prop, plan->data, float(eps), flags);
-  plan->fwd_pd = dnnl::batch_normalization_forward::primitive_desc(fdesc, user_scratchpad(), engine());
-  plan->fwd = std::make_unique<dnnl::batch_normalization_forward>(plan->fwd_pd);
-  plan->workspace = plan->fwd_pd.workspace_desc();
-  if (train_prop) {
-    const auto bprop = (scale || shift) ? dnnl::prop_kind::backward : dnnl::prop_kind::backward_data;
-    dnnl::batch_normalization_backward::desc bdesc(bprop, plan->data, plan->data, float(eps), flags);
-    plan->bwd_pd = dnnl::batch_normalization_backward::primitive_desc(bdesc, user_scratchpad(), engine(), plan->fwd_pd);
-    plan->bwd = std::make_unique<dnnl::batch_normalization_backward>(plan->bwd_pd);
-  }
-  return *plan;
-}
-memory stats_memory(const BnPlan& p, const float* data) {
-  return memory(p.stats, engine(), const_cast<float*>(data));
-}
 }  // namespace
 
 std::string version_string() {
@@ -346,57 +288,6 @@ void conv2d_backward(const Conv2dShape& s, const float* gy, const float* x, cons
   stream().wait();
 }
 
-int64_t batchnorm_relu_mask_bytes(int64_t n, int64_t c, int64_t hw) {
-  return int64_t(bn_plan(n, c, hw, true, false, false, true, true, 1e-5).workspace.get_size());
-}
-
-void batchnorm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* var,
-                       int64_t n, int64_t c, int64_t hw, bool training, double eps, bool relu, uint8_t* relu_mask) {
-  const bool train_prop = training || relu_mask != nullptr;
-  BnPlan& p = bn_plan(n, c, hw, training, gamma != nullptr, beta != nullptr, relu, train_prop, eps);
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(p.data, engine(), const_cast<float*>(x))},
-                                       {DNNL_ARG_DST, memory(p.data, engine(), y)},
-                                       {DNNL_ARG_MEAN, stats_memory(p, mean)},
-                                       {DNNL_ARG_VARIANCE, stats_memory(p, var)},
-                                       {DNNL_ARG_SCRATCHPAD, scratchpad_memory(p.fwd_pd.scratchpad_desc())}};
-  if (gamma) args.emplace(DNNL_ARG_SCALE, stats_memory(p, gamma));
-  if (beta) args.emplace(DNNL_ARG_SHIFT, stats_memory(p, beta));
-  if (relu && train_prop) {  // the training forward always writes the mask; without a backward it goes to scratch
-    void* mask = relu_mask ? relu_mask : scratch().get(Scratch::Mask, p.workspace.get_size());
-    args.emplace(DNNL_ARG_WORKSPACE, memory(p.workspace, engine(), mask));
-  }
-  p.fwd->execute(stream(), args);
-  stream().wait();
-}
-
-void batchnorm_backward(const float* x, const float* gy, const float* gamma, bool has_beta, const float* mean,
-                        const float* var, float* gx, float* ggamma, float* gbeta, int64_t n, int64_t c, int64_t hw,
-                        bool training, double eps, bool relu, const uint8_t* relu_mask) {
-  // The primitive matches the forward's flags and computes every gradient they imply; the ones not asked for land
-  // in scratch.
-  const bool scale = gamma != nullptr;
-  BnPlan& p = bn_plan(n, c, hw, training, scale, has_beta, relu, true, eps);
-  float* unused = static_cast<float*>(scratch().get(Scratch::Stats, sizeof(float) * std::size_t(3 * c)));
-  float* diff_src = gx ? gx : static_cast<float*>(scratch().get(Scratch::DiffSrc, p.data.get_size()));
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(p.data, engine(), const_cast<float*>(x))},
-                                       {DNNL_ARG_DIFF_DST, memory(p.data, engine(), const_cast<float*>(gy))},
-                                       {DNNL_ARG_DIFF_SRC, memory(p.data, engine(), diff_src)},
-                                       {DNNL_ARG_MEAN, stats_memory(p, mean)},
-                                       {DNNL_ARG_VARIANCE, stats_memory(p, var)},
-                                       {DNNL_ARG_SCRATCHPAD, scratchpad_memory(p.bwd_pd.scratchpad_desc())}};
-  if (scale) {
-    args.emplace(DNNL_ARG_SCALE, stats_memory(p, gamma));
-    args.emplace(DNNL_ARG_DIFF_SCALE, stats_memory(p, ggamma ? ggamma : unused));
-  }
-  if (has_beta) {
-    // oneDNN demands the shift as an argument although no gradient depends on it: any [c] buffer will do.
-    args.emplace(DNNL_ARG_SHIFT, stats_memory(p, unused + 2 * c));
-    args.emplace(DNNL_ARG_DIFF_SHIFT, stats_memory(p, gbeta ? gbeta : unused + c));
-  }
-  if (relu) args.emplace(DNNL_ARG_WORKSPACE, memory(p.workspace, engine(), const_cast<uint8_t*>(relu_mask)));
-  p.bwd->execute(stream(), args);
-  stream().wait();
-}
 #endif
 
 }  // namespace spml::kernels::onednn

@@ -1,5 +1,5 @@
-// oneDNN kernels for float32 CPU tensors (convolution, batch norm, max pooling) and the switch that picks them or
-// the reference kernels of cpu_kernels.h. Tensors stay NCHW at this interface: each call reorders into the
+// The fast kernels for float32 CPU tensors (convolution on oneDNN, vectorised batch norm) and the switch that picks
+// them or the reference kernels of cpu_kernels.h. Tensors stay NCHW at this interface: each call reorders into the
 // layout oneDNN chose (format_tag::any) and back, with primitives and reorders cached per shape. The reference
 // kernels remain the oracle and the only float64 path (oneDNN has no float64 convolution).
 #pragma once
@@ -36,17 +36,16 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, float*
 // null). One call shares the reorder of gy between the two passes.
 void conv2d_backward(const Conv2dShape& s, const float* gy, const float* x, const float* w, float* gx, float* gw);
 
-// Batch normalisation over x [n, c, hw] (gamma, beta: [c], nullable). Training: mean and BIASED variance of the
-// batch go to mean / var [c]; eval: mean / var are the running statistics (inputs). relu: y = max(0, bn(x)) in the
-// same pass (oneDNN's fused ReLU); in training it writes the ReLU's mask to relu_mask
-// (batchnorm_relu_mask_bytes). The caller moves the running statistics.
+// Batch normalisation over x [n, c, hw] (gamma, beta: [c], nullable), vectorised over NCHW planes
+// (batchnorm_f32.cpp; oneDNN's own plain-layout batch norm measured slower). Training: mean and BIASED variance of
+// the batch go to mean / var [c]; eval: mean / var are the running statistics (inputs). relu: y = max(0, bn(x)) in
+// the same pass. The caller moves the running statistics.
 void batchnorm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* var,
-                       int64_t n, int64_t c, int64_t hw, bool training, double eps, bool relu, uint8_t* relu_mask);
-int64_t batchnorm_relu_mask_bytes(int64_t n, int64_t c, int64_t hw);
-// gx [n, c, hw], ggamma / gbeta [c]: overwritten, any may be null. gamma and has_beta: as in the forward call.
-// training: the statistics depend on x. relu: the forward's mask gates gy first.
-void batchnorm_backward(const float* x, const float* gy, const float* gamma, bool has_beta, const float* mean,
+                       int64_t n, int64_t c, int64_t hw, bool training, double eps, bool relu);
+// gx [n, c, hw], ggamma / gbeta [c]: overwritten, any may be null. training: the statistics depend on x. relu: gy
+// passes only where the forward output y > 0 (y is read only then).
+void batchnorm_backward(const float* x, const float* y, const float* gy, const float* gamma, const float* mean,
                         const float* var, float* gx, float* ggamma, float* gbeta, int64_t n, int64_t c, int64_t hw,
-                        bool training, double eps, bool relu, const uint8_t* relu_mask);
+                        bool training, double eps, bool relu);
 
 }  // namespace spml::kernels::onednn
