@@ -185,6 +185,44 @@ TEST_F(OneDnnParity, FusedReluEqualsSeparateOps) {
   EXPECT_RELATIVE(fused.running_var(), separate.running_var(), 1e-7, "running_var");
 }
 
+// Max pooling has exact semantics (ties keep the first position, NaN wins): the fast kernel must match the
+// reference bit for bit, values and routed gradients, also on inputs full of ties (zeros after a ReLU) and NaN.
+TEST_F(OneDnnParity, MaxPoolEqualsReferenceExactly) {
+  struct Case {
+    Shape x;
+    int64_t k, stride, pad;
+  };
+  const std::vector<Case> cases{{{32, 64, 32, 32}, 3, 2, 1}, {{2, 3, 7, 8}, 3, 2, 1}, {{2, 3, 7, 8}, 2, 2, 0},
+                                {{1, 2, 2, 3}, 3, 1, 1},     {{3, 4, 9, 9}, 3, 1, 1}, {{1, 1, 1, 5}, 3, 2, 1}};
+  uint64_t seed = 300;
+  for (const Case& c : cases) {
+    for (int variant = 0; variant < 2; ++variant) {
+      Tensor x0 = test::random_tensor(c.x, seed++, DType::Float32);
+      if (variant == 1) {  // ReLU-like ties and a few NaN
+        std::vector<float> v = x0.to_vector<float>();
+        for (std::size_t i = 0; i < v.size(); ++i) v[i] = i % 13 == 5 ? std::nanf("") : std::max(v[i], 0.f);
+        x0 = Tensor::from_vector(v, c.x);
+      }
+      Tensor y[2], gx[2];
+      for (CpuKernels k : {CpuKernels::Reference, CpuKernels::OneDnn}) {
+        kernels::onednn::set_cpu_kernels(k);
+        Tensor x = test::leaf(x0.clone());
+        const Tensor out = max_pool2d(x, c.k, c.stride, c.pad);
+        out.backward(test::random_tensor(out.shape(), 9, DType::Float32));
+        y[k == CpuKernels::OneDnn] = out.detach();
+        gx[k == CpuKernels::OneDnn] = x.grad();
+      }
+      const std::string what = "max_pool " + shape_str(c.x) + " k" + std::to_string(c.k) + " s" +
+                               std::to_string(c.stride) + " p" + std::to_string(c.pad) + (variant ? " ties+NaN" : "");
+      const auto yr = y[0].to_vector<float>(), yd = y[1].to_vector<float>();
+      ASSERT_EQ(yr.size(), yd.size()) << what;
+      for (std::size_t i = 0; i < yr.size(); ++i)
+        ASSERT_TRUE(yr[i] == yd[i] || (std::isnan(yr[i]) && std::isnan(yd[i]))) << what << " y[" << i << "]";
+      EXPECT_EQ(gx[0].to_vector<float>(), gx[1].to_vector<float>()) << what << " dx";
+    }
+  }
+}
+
 TEST(CpuKernelsSwitch, NamesAndErrors) {
   EXPECT_EQ(kernels::onednn::parse_cpu_kernels("onednn", "--cpu-kernels"), CpuKernels::OneDnn);
   EXPECT_EQ(kernels::onednn::parse_cpu_kernels("reference", "--cpu-kernels"), CpuKernels::Reference);

@@ -297,12 +297,16 @@ Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t paddi
                          (x.size(3) + 2 * padding - kernel) / stride + 1};
   Tensor y = Tensor::empty({x.size(0), x.size(1), s.h_out, s.w_out}, x.dtype(), x.device());
   Tensor argmax = Tensor::empty(y.shape(), DType::Int64, x.device());
-  SPML_DISPATCH_FLOATING(x.dtype(), "max_pool2d", {
-    SPML_ON_DEVICE(x.device(),
-                   kernels::cpu::max_pool2d_forward(s, x.data<scalar_t>(), y.data<scalar_t>(), argmax.data<int64_t>()),
-                   kernels::cuda::max_pool2d_forward(s, x.data<scalar_t>(), y.data<scalar_t>(), argmax.data<int64_t>(),
-                                                     detail::stream_of(x)));
-  });
+  if (use_onednn(x))
+    kernels::onednn::max_pool2d_forward(s, x.data<float>(), y.data<float>(), argmax.data<int64_t>());
+  else
+    SPML_DISPATCH_FLOATING(x.dtype(), "max_pool2d", {
+      SPML_ON_DEVICE(
+          x.device(),
+          kernels::cpu::max_pool2d_forward(s, x.data<scalar_t>(), y.data<scalar_t>(), argmax.data<int64_t>()),
+          kernels::cuda::max_pool2d_forward(s, x.data<scalar_t>(), y.data<scalar_t>(), argmax.data<int64_t>(),
+                                            detail::stream_of(x)));
+    });
   const Shape in_shape = x.shape();
   return autograd::record("max_pool2d", y, {x}, [s, argmax, in_shape](const Tensor& g) {
     Tensor gx = Tensor::empty(in_shape, g.dtype(), g.device());

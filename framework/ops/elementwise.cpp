@@ -113,8 +113,23 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
                                       detail::stream_of(a)));
   });
   if (!autograd::needs_grad({a, b})) return out;
-  const Tensor sa = a.detach(), sb = b.detach();
   const bool grad_a = a.requires_grad(), grad_b = b.requires_grad();
+  if (op == BinaryOp::Add || op == BinaryOp::Sub) {
+    // d(a +- b) = g, +-g: no operand is saved (a residual add would keep both alive) and an operand of the output's
+    // shape gets g itself, no copy (the engine never writes into a gradient it was handed).
+    const Shape a_shape = a.shape(), b_shape = b.shape();
+    const bool negate_b = op == BinaryOp::Sub;
+    return autograd::record(name, out, {a, b}, [a_shape, b_shape, grad_a, grad_b, negate_b](const Tensor& g) {
+      Tensor ga = grad_a ? (a_shape == g.shape() ? g : sum_to_shape(g, a_shape)) : Tensor();
+      Tensor gb;
+      if (grad_b) {
+        gb = b_shape == g.shape() ? g : sum_to_shape(g, b_shape);
+        if (negate_b) gb = neg(gb);
+      }
+      return std::vector<Tensor>{ga, gb};
+    });
+  }
+  const Tensor sa = a.detach(), sb = b.detach();
   return autograd::record(name, out, {a, b}, [op, index, sa, sb, grad_a, grad_b](const Tensor& g) {
     Tensor ga = grad_a ? Tensor::empty(g.shape(), g.dtype(), g.device()) : Tensor();
     Tensor gb = grad_b ? Tensor::empty(g.shape(), g.dtype(), g.device()) : Tensor();

@@ -48,4 +48,9 @@ void batchnorm_backward(const float* x, const float* y, const float* gy, const f
                         const float* var, float* gx, float* ggamma, float* gbeta, int64_t n, int64_t c, int64_t hw,
                         bool training, double eps, bool relu);
 
+// Max pooling x [planes, h, w] -> y, argmax [planes, h_out, w_out] with the reference kernel's semantics (ties
+// keep the first position in row-major window order, NaN wins); vectorised over output rows (maxpool_f32.cpp).
+// The backward stays the reference kernel's (a gather by argmax).
+void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, int64_t* argmax);
+
 }  // namespace spml::kernels::onednn
