@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <string>
 
 #include "framework/cuda/cuda_runtime.h"
 #include "kernels/common/error.h"
@@ -14,9 +15,19 @@
 namespace spml {
 
 void init_process_threads(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr || argv == nullptr) return;
-  ::setenv("OMP_WAIT_POLICY", "passive", 1);
-  ::execv("/proc/self/exe", argv);  // returns only on failure: then run on with the default policy
+  if (argv == nullptr) return;
+  bool restart = false;
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
+    ::setenv("OMP_WAIT_POLICY", "passive", 1);
+    restart = true;
+  }
+  // OpenBLAS picks its kernels when it loads; a CPU newer than it knows gets its slowest ones unless told.
+  const std::string core = kernels::cpu::openblas_coretype_hint();
+  if (!core.empty()) {
+    ::setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+    restart = true;
+  }
+  if (restart) ::execv("/proc/self/exe", argv);  // returns only on failure: then run on as we are
 }
 
 void set_num_threads(int n) {

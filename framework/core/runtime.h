@@ -17,7 +17,8 @@ int num_threads();
 // Makes idle OpenMP threads sleep instead of spin (OMP_WAIT_POLICY=passive) so they leave the cores to the
 // BLAS threads between parallel regions: on 2 cores this more than halves a ResNet step. libgomp reads the
 // variable when it loads, so when it is unset this sets it and re-executes the program (same argv) once; a
-// value the user set is kept. Apps call it first thing in main().
+// value the user set is kept. Likewise OPENBLAS_CORETYPE when OpenBLAS did not recognise the CPU and fell back
+// to its SSE3 kernels (kernels::cpu::openblas_coretype_hint). Apps call it first thing in main().
 void init_process_threads(char** argv);
 
 // The apps' common start: applies --threads and parses --device ("cpu", "cuda", "cuda:N"), failing with a
@@ -34,7 +35,7 @@ std::string cpu_kernels_description();
 struct BuildInfo {
   bool cuda = false;
   std::string cuda_architectures;  // e.g. "90" or "80;90"; empty without CUDA
-  std::string gemm;                // "openblas (pthreads)", "builtin"
+  std::string gemm;                // "openblas (pthreads, SkylakeX)", "builtin"
   std::string onednn;              // "oneDNN 2.6.3 (OpenMP)" or "none"
   std::string version;
 };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "kernels/common/cnn_shapes.h"
 #include "kernels/common/elementwise_math.h"
@@ -48,6 +49,10 @@ void gemm_builtin(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T
                   const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
 // Which GEMM backs cpu::gemm: "openblas (pthreads|openmp|serial)" or "builtin".
 const char* gemm_backend_name();
+// The OPENBLAS_CORETYPE this CPU should use when OpenBLAS did not recognise it (it then falls back to its
+// SSE3-only "Prescott" kernels, 2-3x slower on an AVX-512 machine): "SkylakeX" or "Haswell" by the CPU's
+// features; empty when OpenBLAS chose a real core, is not linked, or the variable is already set.
+const char* openblas_coretype_hint();
 
 template <class T>
 void fill(T* y, int64_t n, T value);
@@ -68,8 +73,26 @@ void axpy(T* y, const T* x, int64_t n, T alpha);
 // One optimizer step over one tensor: p, g, state: [n].
 template <class T>
 void adam_step(T* p, const T* g, T* m, T* v, int64_t n, const AdamParams& params);
+// One Adam step over several tensors of a group (each with its own step's bias corrections) in a single
+// parallel region over their concatenated elements; the same bits as adam_step per tensor.
+template <class T>
+struct AdamTensor {
+  T* p;
+  const T* g;
+  T* m;
+  T* v;
+  int64_t n;
+  double bias_correction1;  // 1 - beta1^t for this tensor's step t
+  double bias_correction2;  // 1 - beta2^t
+};
+template <class T>
+void adam_step_multi(const std::vector<AdamTensor<T>>& tensors, const AdamParams& shared);
 template <class T>
 void sgd_step(T* p, const T* g, T* momentum_buffer, int64_t n, const SgdParams& params);
+
+// Index of the first y[i] that is neither 0 nor 1 (n when there is none): the losses' label check, vectorised.
+template <class T>
+int64_t first_non_binary(const T* y, int64_t n);
 
 // out[r, :] = x[index[r], :] for r < count; rows of `width` elements. index values are already checked.
 template <class T>

@@ -2,6 +2,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
@@ -36,16 +38,13 @@ int num_threads() {
 
 const char* gemm_backend_name() {
 #if defined(SPML_WITH_OPENBLAS)
-  switch (openblas_get_parallel()) {
-    case 0:
-      return "openblas (serial)";
-    case 1:
-      return "openblas (pthreads)";
-    case 2:
-      return "openblas (openmp)";
-    default:
-      return "openblas";
-  }
+  static const std::string name = [] {
+    const int parallel = openblas_get_parallel();
+    const char* mode = parallel == 0 ? "serial" : parallel == 1 ? "pthreads" : parallel == 2 ? "openmp" : "?";
+    const char* core = openblas_get_corename();
+    return std::string("openblas (") + mode + ", " + (core ? core : "?") + ")";
+  }();
+  return name.c_str();
 #else
   return "builtin";
 #endif
@@ -90,6 +89,20 @@ void gemm_builtin(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T
       }
     }
   }
+}
+
+const char* openblas_coretype_hint() {
+#if defined(SPML_WITH_OPENBLAS) && defined(__x86_64__) && defined(__GNUC__)
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return "";
+  const char* core = openblas_get_corename();
+  if (core == nullptr || std::string(core) != "Prescott") return "";
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#endif
+  return "";
 }
 
 template <class T>
