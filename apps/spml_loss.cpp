@@ -1,11 +1,14 @@
 // spml-loss: evaluates one SPML loss (the fused op) on logits and labels read from .npy files, prints one JSON
 // line with the loss and the resolved hyper-parameters, and optionally writes dL/dz (and ROLE's dL/dG). With
-// --bench it instead times the fused losses against the same losses composed from separate ops.
+// --bench it instead times the fused losses against the same losses composed from separate ops and, on the CPU,
+// against PyTorch's unfused ops (scripts/bench_torch_loss.py, same threads, in the same invocation).
 #include "losses/spml_loss.h"
 
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -32,6 +35,11 @@ decltype(auto) with_flag(const char* flag, F&& f) {
   } catch (const Error& e) {
     SPML_FAIL(flag, ": ", e.what());
   }
+}
+
+// scripts/bench_torch_loss.py of the source tree (the build defines SPML_SOURCE_DIR).
+std::string default_torch_script() {
+  return SPML_SOURCE_DIR "/scripts/bench_torch_loss.py";
 }
 
 Tensor read_input(const char* flag, const std::string& path) {
@@ -102,16 +110,58 @@ void run_files(LossKind kind, const Inputs& in, const LossParams& params, const 
   std::printf("%s\n", out.dump().c_str());
 }
 
-// Fused vs composed forward + backward at B = 256, C = 80 and 312, float32, random logits, one positive per row.
-void run_bench(const std::vector<LossKind>& kinds, LossParams params, Device device, int repeats, uint64_t seed) {
+// PyTorch's times for the same losses (scripts/bench_torch_loss.py): ms[loss][classes], empty when /usr/bin/python3
+// or torch is missing.
+using TorchTimes = std::map<std::string, std::map<int64_t, double>>;
+
+TorchTimes torch_times(const std::string& script, const std::vector<LossKind>& kinds, const LossParams& a, int64_t rows,
+                       int repeats, uint64_t seed) {
+  std::string names;
+  for (LossKind kind : kinds) names += std::string(names.empty() ? "" : ",") + losses::loss_name(kind);
+  char params[512];
+  std::snprintf(params, sizeof params,
+                " --w %.17g --b %.17g --mu %.17g --sigma %.17g --q2 %.17g --q3 %.17g --k %.17g --em-alpha %.17g", a.w,
+                a.b, a.mu, a.sigma, a.q2, a.q3, a.expected_positives, a.em_alpha);
+  const std::string command = "/usr/bin/python3 " + script + " --losses " + names + " --batch " + std::to_string(rows) +
+                              " --classes 80,312 --threads " + std::to_string(num_threads()) + " --repeats " +
+                              std::to_string(repeats) + " --seed " + std::to_string(seed) + params + " 2>/dev/null";
+  std::string out;
+  if (FILE* pipe = popen(command.c_str(), "r")) {
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, pipe)) out += buf;
+    if (pclose(pipe) != 0) out.clear();
+  }
+  TorchTimes times;
+  const nlohmann::json j = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("ms") || !j["ms"].is_object()) return times;
+  for (const auto& [loss, by_classes] : j["ms"].items())
+    for (const auto& [classes, ms] : by_classes.items())
+      if (ms.is_number()) times[loss][std::strtoll(classes.c_str(), nullptr, 10)] = ms.get<double>();
+  return times;
+}
+
+// Fused vs composed forward + backward at B = 256, C = 80 and 312, float32, random logits, one positive per row;
+// on the CPU also PyTorch's unfused ops for the same loss (torch / fused: how many times faster the fused op is).
+void run_bench(const std::vector<LossKind>& kinds, LossParams params, Device device, int repeats, uint64_t seed,
+               const std::string& torch_script) {
+  const int64_t rows = 256;
+  const TorchTimes torch =
+      device.is_cpu() ? torch_times(torch_script, kinds, params, rows, repeats, seed) : TorchTimes();
   std::printf("%s; device %s; float32; forward + backward, medians of %d runs; ratio = composed / fused\n",
               build_info_string().c_str(), device.str().c_str(), repeats);
-  std::printf("%-6s %4s %4s %10s %12s %8s %12s %12s\n", "loss", "B", "C", "fused ms", "composed ms", "ratio",
-              "|d loss|", "|d dL/dz|");
+  if (device.is_cpu() && torch.empty())
+    std::printf("PyTorch baseline: not available (%s could not import torch); no torch columns\n",
+                torch_script.c_str());
+  std::printf("%-6s %4s %4s %10s %12s %8s %12s %12s", "loss", "B", "C", "fused ms", "composed ms", "ratio", "|d loss|",
+              "|d dL/dz|");
+  if (torch.empty()) {
+    std::printf("\n");
+  } else {
+    std::printf(" %10s %12s\n", "torch ms", "torch/fused");
+  }
   const auto sync = [&] {
     if (device.is_cuda()) cuda::synchronize(device.index);
   };
-  const int64_t rows = 256;
   for (LossKind kind : kinds) {
     for (int64_t cols : {int64_t(80), int64_t(312)}) {
       params.num_classes = double(cols);
@@ -140,9 +190,18 @@ void run_bench(const std::vector<LossKind>& kinds, LossParams params, Device dev
       const double fused_ms = time_median([&] { step(true); }, repeats, 5, sync).median_ms;
       const double composed_ms = time_median([&] { step(false); }, repeats, 5, sync).median_ms;
       const Result f = step(true), c = step(false);
-      std::printf("%-6s %4lld %4lld %10.4f %12.4f %7.2fx %12.3g %12.3g\n", losses::loss_name(kind), (long long)rows,
+      std::printf("%-6s %4lld %4lld %10.4f %12.4f %7.2fx %12.3g %12.3g", losses::loss_name(kind), (long long)rows,
                   (long long)cols, fused_ms, composed_ms, composed_ms / fused_ms,
                   std::abs(f.loss.item() - c.loss.item()), max_abs_diff(f.dz, c.dz));
+      const auto t = torch.find(losses::loss_name(kind));
+      if (torch.empty()) {
+        std::printf("\n");
+      } else if (t == torch.end() || !t->second.count(cols)) {
+        std::printf(" %10s %12s\n", "-", "-");
+      } else {
+        const double torch_ms = t->second.at(cols);
+        std::printf(" %10.4f %11.2fx\n", torch_ms, torch_ms / fused_ms);
+      }
     }
   }
 }
@@ -183,6 +242,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--seed", seed, "--bench: seed of the random logits and labels")->capture_default_str();
+  std::string torch_script = default_torch_script();
+  app.add_option("--torch-script", torch_script, "--bench: PyTorch baseline script (CPU)")->capture_default_str();
   for (const char* f : {"--logits", "--labels", "--label-estimates", "--grad-out", "--grad-g-out"})
     bench_opt->excludes(f);
   CLI11_PARSE(app, argc, argv);
@@ -208,7 +269,7 @@ int main(int argc, char** argv) {
       } else {
         kinds.push_back(with_flag("--loss", [&] { return losses::parse_loss_name(loss_flag); }));
       }
-      run_bench(kinds, losses::make_loss_params(gr, k, em, 1), device, repeats, seed);
+      run_bench(kinds, losses::make_loss_params(gr, k, em, 1), device, repeats, seed, torch_script);
       return 0;
     }
     SPML_CHECK(!loss_flag.empty(), "--loss is required (one of ", CLI::detail::join(losses::loss_names(), ", "), ")");

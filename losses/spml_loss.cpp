@@ -38,9 +38,9 @@ void check_binary_labels(const Tensor& labels, const std::string& what) {
   const int64_t cols = labels.size(1), n = labels.numel();
   SPML_DISPATCH_FLOATING(labels.dtype(), what.c_str(), {
     const scalar_t* y = labels.data<scalar_t>();
-    for (int64_t i = 0; i < n; ++i)
-      SPML_CHECK(y[i] == scalar_t(0) || y[i] == scalar_t(1), what, ": labels must be 0 or 1, found ", double(y[i]),
-                 " at row ", i / cols, ", column ", i % cols);
+    const int64_t i = kernels::cpu::first_non_binary(y, n);  // a vectorised scan (the check runs every step)
+    SPML_CHECK(i == n, what, ": labels must be 0 or 1, found ", double(y[i]), " at row ", i / cols, ", column ",
+               i % cols);
   });
 }
 

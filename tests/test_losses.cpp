@@ -1,12 +1,14 @@
 // The SPML losses: SPML.md's values to test against, the GR schedule table, hand-computed values of every
 // baseline (scripts/make_loss_golden.py), finite-difference checks with the stop-gradients held constant
-// (and proof that no gradient flows through GR's K and V), CPU/CUDA parity and extreme logits.
+// (and proof that no gradient flows through GR's K and V), the CPU kernel's tiles against the element math and
+// across thread counts, CPU/CUDA parity and extreme logits.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <functional>
 
 #include "framework/autograd/autograd.h"
+#include "framework/core/runtime.h"
 #include "framework/ops/ops.h"
 #include "framework/testing/gradcheck.h"
 #include "losses/dataset_params.h"
@@ -284,6 +286,87 @@ TEST(SpmlLosses, DatasetTable) {
   EXPECT_EQ(losses::dataset_loss_params("coco").gr.beta, (V{0, 10, -2, -8}));
   EXPECT_DOUBLE_EQ(losses::dataset_loss_params("fashion-mosaic").expected_positives, 1.76);
   EXPECT_EQ(losses::dataset_loss_params("fashion-mosaic").gr.beta, (V{0, 2, -2, -2}));
+}
+
+// The CPU kernel works on tiles of 256 classes in vectorised passes: at C = 312 (a full and a partial tile), with
+// moderate and extreme logits and GR's q3 = 1 and 1.5, the loss equals the literal reference and dL/dz the
+// per-element functions the CUDA kernel runs (spml_element, role_element: libm's pow for GR's powers).
+TEST(SpmlLosses, CpuTilesAtC312MatchTheReferenceAndTheElementMath) {
+  const int64_t rows = 6, cols = 312;
+  const double n = double(rows * cols);
+  for (double scale : {1.0, 30.0}) {
+    Batch b = random_batch(rows, cols, 61);
+    for (double& v : b.z) v *= scale / 4.0;
+    for (double q3 : {1.0, 1.5}) {
+      kernels::LossParams a = default_params(5);
+      a.q3 = q3;
+      a.num_classes = double(cols);
+      for (LossKind kind : kAllLosses) {
+        if (q3 != 1.0 && kind != LossKind::GR) continue;
+        const bool role = kind == LossKind::ROLE;
+        Tensor z = test::leaf(Tensor::from_vector(b.z, {rows, cols}));
+        Tensor g = role ? test::leaf(Tensor::from_vector(b.g, {rows, cols})) : Tensor();
+        const Tensor loss = losses::spml_loss(kind, z, Tensor::from_vector(b.y, {rows, cols}), a, g);
+        loss.backward();
+        const double want = reference(kind, b.z, b.g, b.z, b.g, b.y, rows, cols, a);
+        const std::string what = std::string(losses::loss_name(kind)) + " scale " + std::to_string(scale);
+        EXPECT_NEAR(loss.item(), want, 1e-13 * std::max(1.0, std::fabs(want))) << what;
+        // dL/dz (and dL/dg): the element parts plus the regularisers' coef * p (1 - p) (EPR weight 1, ROLE 0.5).
+        const auto coef = [&](const V& x, double weight) {
+          double sum = 0;
+          for (double v : x) sum += 1 / (1 + std::exp(-v));
+          return weight * 2 * (sum / double(rows) - a.expected_positives) /
+                 (double(cols) * double(cols) * double(rows));
+        };
+        const double cp = kind == LossKind::EPR ? coef(b.z, 1.0) : role ? coef(b.z, 0.5) : 0.0;
+        const double cq = role ? coef(b.g, 0.5) : 0.0;
+        const V dz = z.grad().to_vector<double>(), dg = role ? g.grad().to_vector<double>() : V{};
+        double worst = 0, largest = 0;
+        for (std::size_t i = 0; i < b.z.size(); ++i) {
+          const double p = kernels::SigmoidOp::fwd(b.z[i], 0.0), q = kernels::SigmoidOp::fwd(b.g[i], 0.0);
+          double want_dz, want_dg = 0;
+          if (role) {
+            const kernels::RoleElementLoss<double> e = kernels::role_element(b.z[i], b.g[i], b.y[i]);
+            want_dz = e.dz / n + cp * p * (1 - p);
+            want_dg = e.dg / n + cq * q * (1 - q);
+          } else {
+            want_dz = kernels::spml_element(kind, b.z[i], b.y[i], a).dz / n + cp * p * (1 - p);
+          }
+          worst = std::max(worst, std::fabs(dz[i] - want_dz));
+          if (role) worst = std::max(worst, std::fabs(dg[i] - want_dg));
+          largest = std::max(largest, std::fabs(want_dz));
+        }
+        EXPECT_LE(worst, 1e-13 * largest) << what << " dL/dz";
+      }
+    }
+  }
+}
+
+// Rows are split between threads for large batches; every row sums its losses in a fixed order and the rows add
+// up in row order, so the loss and the gradients are the same bits for any thread count.
+TEST(SpmlLosses, CpuResultsDoNotDependOnTheThreadCount) {
+  for (DType dtype : {DType::Float32, DType::Float64}) {
+    Batch b = random_batch(300, 312, 71);
+    const Tensor y = Tensor::from_vector(b.y, {300, 312}).to(dtype);
+    for (LossKind kind : kAllLosses) {
+      std::vector<Tensor> results;
+      for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        Tensor z = test::leaf(Tensor::from_vector(b.z, {300, 312}).to(dtype));
+        Tensor g = kind == LossKind::ROLE ? test::leaf(Tensor::from_vector(b.g, {300, 312}).to(dtype)) : Tensor();
+        const Tensor loss = losses::spml_loss(kind, z, y, default_params(3), g);
+        loss.backward();
+        results.insert(results.end(), {loss, z.grad()});
+        if (g.defined()) results.push_back(g.grad());
+      }
+      set_num_threads(0);
+      const std::size_t half = results.size() / 2;
+      for (std::size_t i = 0; i < half; ++i)
+        EXPECT_EQ(results[i].to(DType::Float64).to_vector<double>(),
+                  results[half + i].to(DType::Float64).to_vector<double>())
+            << losses::loss_name(kind) << " " << dtype_name(dtype) << " output " << i;
+    }
+  }
 }
 
 class LossCudaParity : public ::testing::TestWithParam<DType> {

@@ -1,9 +1,14 @@
-// Optimizers against torch.optim (golden values from scripts/make_optim_golden.py, float64), state round trips
-// and PyTorch's skipping of parameters without gradients.
+// Optimizers against torch.optim (golden values from scripts/make_optim_golden.py, float64), state round trips,
+// PyTorch's skipping of parameters without gradients, and the one-pass CPU Adam against the per-element formula.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <type_traits>
+
 #include "framework/autograd/autograd.h"
+#include "framework/core/runtime.h"
 #include "framework/optim/optimizer.h"
+#include "kernels/common/optim_math.h"
 #include "test_util.h"
 
 namespace spml {
@@ -117,6 +122,73 @@ TEST(Optim, StateRoundTripContinuesTheSameTrajectory) {
   EXPECT_ERROR_CONTAINS(resumed.load_state_dict(state), "w.0.exp_avg", "float64[4]", "float64[3]");
   state.erase("w.0.step");
   EXPECT_ERROR_CONTAINS(resumed.load_state_dict(state), "missing key 'w.0.step'");
+}
+
+// The CPU Adam updates a whole group in one pass (vectorised, one parallel region over all its tensors): the
+// result must be adam_update's per-element formula bit for bit, for any thread count, with tensors at different
+// steps (one without a gradient at the first step), sizes off the vector widths and one tensor listed twice.
+template <class T>
+void expect_one_pass_adam_is_the_per_element_formula(const optim::AdamOptions& options, int threads) {
+  set_num_threads(threads);
+  const DType dtype = std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
+  const std::vector<int64_t> sizes = {1, 7, 16, 33, 1000, 70001};
+  std::vector<Tensor> params;
+  for (std::size_t i = 0; i < sizes.size(); ++i)
+    params.push_back(test::leaf(test::random_tensor({sizes[i]}, 10 + i, dtype)));
+  std::vector<Tensor> listed = params;
+  listed.push_back(params[2]);  // updated twice per step, in order, each entry with its own state
+  optim::Adam adam({{listed, 0.01, "all"}}, options);
+
+  // The reference: adam_update element by element, entry after entry, as the per-tensor loop did.
+  std::vector<std::vector<T>> p, m, v;
+  for (const Tensor& t : params) p.push_back(t.to_vector<T>());
+  for (const Tensor& t : listed) {
+    m.emplace_back(std::size_t(t.numel()), T(0));
+    v.emplace_back(std::size_t(t.numel()), T(0));
+  }
+  std::vector<int64_t> steps(listed.size(), 0);
+  const auto index_of = [&](std::size_t entry) { return entry < params.size() ? entry : std::size_t(2); };
+  for (int step = 0; step < 3; ++step) {
+    std::vector<std::vector<T>> grads;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const bool skip = step == 0 && i == 4;
+      const Tensor g = test::random_tensor({sizes[i]}, 100 * uint64_t(step) + i, dtype);
+      params[i].set_grad(skip ? Tensor() : g);
+      grads.push_back(skip ? std::vector<T>() : g.to_vector<T>());
+    }
+    adam.step();
+    for (std::size_t e = 0; e < listed.size(); ++e) {
+      const std::size_t i = index_of(e);
+      if (grads[i].empty()) continue;
+      kernels::AdamParams a;
+      a.lr = 0.01;
+      a.beta1 = options.beta1;
+      a.beta2 = options.beta2;
+      a.eps = options.eps;
+      a.weight_decay = options.weight_decay;
+      a.decoupled = options.decoupled_weight_decay;
+      ++steps[e];
+      a.bias_correction1 = 1.0 - std::pow(options.beta1, double(steps[e]));
+      a.bias_correction2 = 1.0 - std::pow(options.beta2, double(steps[e]));
+      for (std::size_t k = 0; k < p[i].size(); ++k) kernels::adam_update(p[i][k], grads[i][k], m[e][k], v[e][k], a);
+    }
+  }
+  for (std::size_t i = 0; i < params.size(); ++i)
+    EXPECT_EQ(params[i].to_vector<T>(), p[i]) << dtype_name(dtype) << " tensor " << i << ", " << threads << " threads";
+  set_num_threads(0);
+}
+
+TEST(Optim, AdamOnePassOverAGroupIsThePerElementFormulaBitForBit) {
+  optim::AdamOptions l2, decoupled;
+  l2.weight_decay = 0.1;
+  decoupled.weight_decay = 0.1;
+  decoupled.decoupled_weight_decay = true;
+  for (int threads : {1, 2}) {
+    for (const optim::AdamOptions& o : {optim::AdamOptions{}, l2, decoupled}) {
+      expect_one_pass_adam_is_the_per_element_formula<float>(o, threads);
+      expect_one_pass_adam_is_the_per_element_formula<double>(o, threads);
+    }
+  }
 }
 
 TEST(Optim, RejectsNonParameters) {

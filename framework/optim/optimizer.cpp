@@ -1,7 +1,9 @@
-// Optimizer implementations: CPU loops per tensor; on CUDA one multi-tensor Adam launch per group.
+// Optimizer implementations: Adam in one multi-tensor pass per group (CPU: one parallel region over all the
+// group's elements; CUDA: one launch); SGD per tensor.
 #include "framework/optim/optimizer.h"
 
 #include <cmath>
+#include <unordered_set>
 
 #include "framework/autograd/autograd.h"
 #include "framework/core/backend.h"
@@ -69,6 +71,18 @@ void Adam::step() {
     shared.eps = options_.eps;
     shared.weight_decay = options_.weight_decay;
     shared.decoupled = options_.decoupled_weight_decay;
+    // The group's CPU tensors are updated together (one parallel region); a tensor listed twice is updated twice,
+    // in order, as before: its second entry waits for a flush of the first.
+    std::vector<kernels::cpu::AdamTensor<float>> cpu_f32;
+    std::vector<kernels::cpu::AdamTensor<double>> cpu_f64;
+    std::unordered_set<const void*> cpu_queued;
+    const auto flush_cpu = [&] {
+      if (!cpu_f32.empty()) kernels::cpu::adam_step_multi(cpu_f32, shared);
+      if (!cpu_f64.empty()) kernels::cpu::adam_step_multi(cpu_f64, shared);
+      cpu_f32.clear();
+      cpu_f64.clear();
+      cpu_queued.clear();
+    };
 #if SPML_WITH_CUDA
     std::vector<kernels::cuda::AdamTensor<float>> cuda_f32;
     std::vector<kernels::cuda::AdamTensor<double>> cuda_f64;
@@ -89,10 +103,17 @@ void Adam::step() {
       params.bias_correction2 = 1.0 - std::pow(options_.beta2, double(s.step));
       const int64_t n = p.numel();
       if (p.device().is_cpu()) {
-        SPML_DISPATCH_FLOATING(
-            p.dtype(), "Adam.step",
-            kernels::cpu::adam_step(p.data<scalar_t>(), grad.data<scalar_t>(), s.exp_avg.data<scalar_t>(),
-                                    s.exp_avg_sq.data<scalar_t>(), n, params));
+        if (!cpu_queued.insert(p.data_ptr()).second) {
+          flush_cpu();
+          cpu_queued.insert(p.data_ptr());
+        }
+        if (p.dtype() == DType::Float32) {
+          cpu_f32.push_back({p.data<float>(), grad.data<float>(), s.exp_avg.data<float>(), s.exp_avg_sq.data<float>(),
+                             n, params.bias_correction1, params.bias_correction2});
+        } else {
+          cpu_f64.push_back({p.data<double>(), grad.data<double>(), s.exp_avg.data<double>(),
+                             s.exp_avg_sq.data<double>(), n, params.bias_correction1, params.bias_correction2});
+        }
       } else {
 #if SPML_WITH_CUDA
         cuda_device = p.device().index;
@@ -106,6 +127,7 @@ void Adam::step() {
 #endif
       }
     }
+    flush_cpu();
 #if SPML_WITH_CUDA
     if (!cuda_f32.empty()) kernels::cuda::adam_step_multi(cuda_f32, shared, cuda::stream(cuda_device));
     if (!cuda_f64.empty()) kernels::cuda::adam_step_multi(cuda_f64, shared, cuda::stream(cuda_device));

@@ -63,21 +63,23 @@ struct PowOp {  // x^s for a scalar exponent s
   }
 };
 struct ReluOp {  // subgradient 0 at x == 0; NaN passes through (a diverged net must not look finite), like PyTorch
+  // x > 0 read on the bit pattern (positive, non-zero), so the CPU loops vectorise (vector_math.h).
   template <class T>
   SPML_HD static T fwd(T x, T) {
-    return (x > T(0) || x != x) ? x : T(0);
+    return (vm::bits(x) > 0 || vm::is_nan(x)) ? x : T(0);
   }
   template <class T>
   SPML_HD static T bwd(T x, T, T g, T) {
-    return x > T(0) ? g : T(0);
+    return (vm::bits(x) > 0 && !vm::is_nan(x)) ? g : T(0);
   }
 };
-struct SigmoidOp {  // branch on the sign so exp never overflows
+struct SigmoidOp {  // 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) below: exp never overflows
+  // Branch-free on the sign bit (the same two formulas), so the CPU loops vectorise; a NaN comes out as it went in
+  // (-|x| would flip its sign, and a "-nan" loss reads like something else than a diverged net).
   template <class T>
   SPML_HD static T fwd(T x, T) {
-    if (x >= T(0)) return T(1) / (T(1) + exp_(-x));
-    const T e = exp_(x);
-    return e / (T(1) + e);
+    const T e = exp_(-vm::abs(x));
+    return vm::select(vm::is_nan(x), x, vm::select(vm::sign_bit(x), e, T(1)) / (T(1) + e));
   }
   template <class T>
   SPML_HD static T bwd(T, T y, T g, T) {

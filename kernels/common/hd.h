@@ -1,8 +1,11 @@
 // Host/device qualifiers for math shared between the CPU loops and the CUDA kernels (DESIGN.md principle 2).
 #pragma once
 
+// Always inlined on the host as on the device: the CPU loops vectorise only what is inlined into them.
 #if defined(__CUDACC__)
 #define SPML_HD __host__ __device__ __forceinline__
+#elif defined(__GNUC__)
+#define SPML_HD inline __attribute__((always_inline))
 #else
 #define SPML_HD inline
 #endif
@@ -10,21 +13,11 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/common/vector_math.h"  // exp_, log_ (after SPML_HD: it uses the macro)
+
 namespace spml::kernels {
 
-// Overloads so shared math reads the same for float and double on host and device.
-SPML_HD float exp_(float x) {
-  return ::expf(x);
-}
-SPML_HD double exp_(double x) {
-  return ::exp(x);
-}
-SPML_HD float log_(float x) {
-  return ::logf(x);
-}
-SPML_HD double log_(double x) {
-  return ::log(x);
-}
+// Overloads so shared math reads the same for float and double on host and device (exp_ and log_: vector_math.h).
 SPML_HD float sqrt_(float x) {
   return ::sqrtf(x);
 }

@@ -45,92 +45,117 @@ struct GrWeights {
 };
 template <class T>
 SPML_HD GrWeights<T> gr_weights(T p, const LossParams& a) {
-  const T d = (p - T(a.mu)) / T(a.sigma);
+  const T d = (p - T(a.mu)) * T(1.0 / a.sigma);  // GR's constants divide as reciprocal products (a division is slow)
   return {SigmoidOp::fwd(T(a.w) * p + T(a.b), T(0)), exp_(T(-0.5) * d * d)};
 }
 
-// GR: positives -log(p + 1e-7); unobserved V [K (1 - p^q2) / q2 + (1 - K)(1 - (1 - p)^q3) / q3] with K and V
-// from the same p but treated as constants (no gradient flows through them).
+// The label test y > 0.5 on the bit pattern (labels are 0 or 1): an integer test keeps the CPU loops vectorised.
 template <class T>
-SPML_HD ElementLoss<T> gr_element(T z, T y, const LossParams& a) {
-  const T p = SigmoidOp::fwd(z, T(0));
-  const T eps = T(kGrLogEps);
-  if (y > T(0.5)) return {-log_(p + eps), neg_log_p_grad(p, eps)};
-  const T q2 = T(a.q2), q3 = T(a.q3);
-  const GrWeights<T> kv = gr_weights(p, a);
-  const T k = kv.k, v = kv.v;
+SPML_HD bool positive_label(T y) {
+  return vm::bits(y) > vm::bits(T(0.5));
+}
+
+// The per-kind functions below take p = sigmoid(z) and the label and are branch-free (both sides computed,
+// one selected), so the CPU kernel vectorises them across a row; the CUDA kernel calls them through spml_element.
+
+// GR on an unobserved entry: V [K (1 - p^q2) / q2 + (1 - K)(1 - (1 - p)^q3) / q3] with K and V from the same p but
+// treated as constants (no gradient flows through them); the caller raises p^q2 and (1 - p)^q3 and gives K and V
+// (gr_weights; scalars, not the struct: an aggregate inside an `omp simd` loop keeps GCC from vectorising it).
+template <class T>
+SPML_HD ElementLoss<T> gr_unobserved(T p, T p_q2, T omp_q3, T k, T v, const LossParams& a) {
+  const T inv_q2 = T(1.0 / a.q2), inv_q3 = T(1.0 / a.q3);
   const T one_minus_p = T(1) - p;
-  const T p_q2 = pow_(p, q2), omp_q3 = pow_(one_minus_p, q3);
-  const T loss = v * (k * (T(1) - p_q2) / q2 + (T(1) - k) * (T(1) - omp_q3) / q3);
+  const T loss = v * (k * (T(1) - p_q2) * inv_q2 + (T(1) - k) * (T(1) - omp_q3) * inv_q3);
   const T dz = v * (-k * p_q2 * one_minus_p + (T(1) - k) * p * omp_q3);
   return {loss, dz};
 }
 
-// The same GR loss with K and V differentiated too (only for tests that show no gradient may flow through them):
-// d/dz adds dV/dz [..] + V dK/dz [(1 - p^q2)/q2 - (1 - (1 - p)^q3)/q3].
+// What differentiating K and V adds to GR's unobserved dl/dz (only for tests that show no gradient may flow
+// through them): dV/dz [..] + V dK/dz [(1 - p^q2)/q2 - (1 - (1 - p)^q3)/q3].
 template <class T>
-SPML_HD ElementLoss<T> gr_element_through_kv(T z, T y, const LossParams& a) {
-  ElementLoss<T> e = gr_element(z, y, a);
-  if (y > T(0.5)) return e;
-  const T p = SigmoidOp::fwd(z, T(0));
+SPML_HD T gr_kv_dz(T p, T p_q2, T omp_q3, T k, T v, const LossParams& a) {
   const T dp = p * (T(1) - p);
-  const T q2 = T(a.q2), q3 = T(a.q3);
-  const GrWeights<T> kv = gr_weights(p, a);
-  const T k = kv.k, v = kv.v;
-  const T d = (p - T(a.mu)) / T(a.sigma);
-  const T term_pos = (T(1) - pow_(p, q2)) / q2, term_neg = (T(1) - pow_(T(1) - p, q3)) / q3;
+  const T inv_sigma = T(1.0 / a.sigma);
+  const T d = (p - T(a.mu)) * inv_sigma;
+  const T term_pos = (T(1) - p_q2) * T(1.0 / a.q2), term_neg = (T(1) - omp_q3) * T(1.0 / a.q3);
   const T dk = k * (T(1) - k) * T(a.w) * dp;
-  const T dv = -v * d / T(a.sigma) * dp;
-  e.dz += dv * (k * term_pos + (T(1) - k) * term_neg) + v * dk * (term_pos - term_neg);
-  return e;
+  const T dv = -v * d * inv_sigma * dp;
+  return dv * (k * term_pos + (T(1) - k) * term_neg) + v * dk * (term_pos - term_neg);
 }
 
-// AN, AN with label smoothing 0.1, WAN, BCE (full labels), the EPR/EM positives: weighted -log p and -log(1 - p).
+// GR: positives -log(p + 1e-7), unobserved gr_unobserved.
 template <class T>
-SPML_HD ElementLoss<T> weighted_bce_element(T z, T weight_pos_target, T weight_neg_target) {
+SPML_HD ElementLoss<T> gr_element(T z, T y, const LossParams& a) {
   const T p = SigmoidOp::fwd(z, T(0));
+  const T eps = T(kGrLogEps);
+  if (positive_label(y)) return {-log_(p + eps), neg_log_p_grad(p, eps)};
+  const GrWeights<T> kv = gr_weights(p, a);
+  return gr_unobserved(p, pow_(p, T(a.q2)), pow_(T(1) - p, T(a.q3)), kv.k, kv.v, a);
+}
+
+// AN and BCE (full labels): -log(p + eps) on positives, -log(1 - p + eps) elsewhere (one log).
+template <class T>
+SPML_HD ElementLoss<T> bce_element(T p, bool pos) {
   const T eps = T(kColeLogEps);
-  ElementLoss<T> e{T(0), T(0)};
-  // Only the logs with a non-zero weight are computed (most entries need one of the two).
-  if (weight_pos_target != T(0)) {
-    e.loss += weight_pos_target * -log_(p + eps);
-    e.dz += weight_pos_target * neg_log_p_grad(p, eps);
-  }
-  if (weight_neg_target != T(0)) {
-    e.loss += weight_neg_target * -log_(T(1) - p + eps);
-    e.dz += weight_neg_target * neg_log_1mp_grad(p, eps);
-  }
-  return e;
+  return {-log_(vm::select(pos, p + eps, T(1) - p + eps)),
+          vm::select(pos, neg_log_p_grad(p, eps), neg_log_1mp_grad(p, eps))};
 }
 
-// EM's unobserved term: -alpha H(p) = alpha [p log(p + eps) + (1 - p) log(1 - p + eps)].
+// AN with label smoothing 0.1: both logs, weights (0.9, 0.1) on positives and (0.1, 0.9) elsewhere.
 template <class T>
-SPML_HD ElementLoss<T> neg_entropy_element(T z, T alpha) {
-  const T p = SigmoidOp::fwd(z, T(0));
+SPML_HD ElementLoss<T> an_ls_element(T p, bool pos) {
+  const T eps = T(kColeLogEps);
+  const T wp = vm::select(pos, T(0.9), T(0.1)), wn = vm::select(pos, T(0.1), T(0.9));
+  return {wp * -log_(p + eps) + wn * -log_(T(1) - p + eps),
+          wp * neg_log_p_grad(p, eps) + wn * neg_log_1mp_grad(p, eps)};
+}
+
+// WAN: AN with the negatives weighted 1 / (C - 1).
+template <class T>
+SPML_HD ElementLoss<T> wan_element(T p, bool pos, const LossParams& a) {
+  const T eps = T(kColeLogEps);
+  const T wn = T(1) / T(a.num_classes - 1);
+  const T nl = -log_(vm::select(pos, p + eps, T(1) - p + eps));
+  return {vm::select(pos, nl, wn * nl), vm::select(pos, neg_log_p_grad(p, eps), wn * neg_log_1mp_grad(p, eps))};
+}
+
+// EPR's element part: -log(p + eps) on positives, nothing elsewhere (its regulariser comes from the row sums).
+template <class T>
+SPML_HD ElementLoss<T> epr_element(T p, bool pos) {
+  const T eps = T(kColeLogEps);
+  const T nl = -log_(p + eps);
+  return {vm::select(pos, nl, T(0)), vm::select(pos, neg_log_p_grad(p, eps), T(0))};
+}
+
+// EM: -log(p + eps) on positives; on unobserved labels -alpha H(p) = alpha [p log(p + eps) + (1 - p) log(1 - p +
+// eps)].
+template <class T>
+SPML_HD ElementLoss<T> em_element(T p, bool pos, T alpha) {
   const T eps = T(kColeLogEps);
   const T lp = log_(p + eps), l1p = log_(T(1) - p + eps);
   const T dl_dp = lp + p / (p + eps) - l1p - (T(1) - p) / (T(1) - p + eps);
-  return {alpha * (p * lp + (T(1) - p) * l1p), alpha * dl_dp * p * (T(1) - p)};
+  return {vm::select(pos, -lp, alpha * (p * lp + (T(1) - p) * l1p)),
+          vm::select(pos, neg_log_p_grad(p, eps), alpha * dl_dp * p * (T(1) - p))};
 }
 
 // Every loss except ROLE, per element (EPR's regulariser is added by the caller from the row sums).
 template <class T>
 SPML_HD ElementLoss<T> spml_element(LossKind kind, T z, T y, const LossParams& a) {
-  const bool pos = y > T(0.5);
+  const bool pos = positive_label(y);
   switch (kind) {
     case LossKind::GR:
       return gr_element(z, y, a);
     case LossKind::AN:
     case LossKind::BCE:
-      return weighted_bce_element(z, pos ? T(1) : T(0), pos ? T(0) : T(1));
+      return bce_element(SigmoidOp::fwd(z, T(0)), pos);
     case LossKind::AN_LS:
-      return weighted_bce_element(z, pos ? T(0.9) : T(0.1), pos ? T(0.1) : T(0.9));
+      return an_ls_element(SigmoidOp::fwd(z, T(0)), pos);
     case LossKind::WAN:
-      return weighted_bce_element(z, pos ? T(1) : T(0), pos ? T(0) : T(1) / T(a.num_classes - 1));
+      return wan_element(SigmoidOp::fwd(z, T(0)), pos, a);
     case LossKind::EPR:
-      return pos ? weighted_bce_element(z, T(1), T(0)) : ElementLoss<T>{T(0), T(0)};
+      return epr_element(SigmoidOp::fwd(z, T(0)), pos);
     case LossKind::EM:
-      return pos ? weighted_bce_element(z, T(1), T(0)) : neg_entropy_element(z, T(a.em_alpha));
+      return em_element(SigmoidOp::fwd(z, T(0)), pos, T(a.em_alpha));
     case LossKind::ROLE:
       break;  // needs the label estimates: role_element
   }
@@ -149,20 +174,20 @@ struct RoleElementLoss {
 };
 
 template <class T>
-SPML_HD RoleElementLoss<T> role_element(T z, T g, T y) {
-  const T p = SigmoidOp::fwd(z, T(0)), q = SigmoidOp::fwd(g, T(0));
+SPML_HD RoleElementLoss<T> role_element_from(T p, T q, bool pos) {
   const T eps = T(kColeLogEps);
   const T nlp = -log_(p + eps), nl1p = -log_(T(1) - p + eps);
   const T nlq = -log_(q + eps), nl1q = -log_(T(1) - q + eps);
-  T loss = T(0.5) * (q * nlp + (T(1) - q) * nl1p + p * nlq + (T(1) - p) * nl1q);
-  T dz = T(0.5) * (q * neg_log_p_grad(p, eps) + (T(1) - q) * neg_log_1mp_grad(p, eps));
-  T dg = T(0.5) * (p * neg_log_p_grad(q, eps) + (T(1) - p) * neg_log_1mp_grad(q, eps));
-  if (y > T(0.5)) {
-    loss += T(0.5) * (nlp + nlq);
-    dz += T(0.5) * neg_log_p_grad(p, eps);
-    dg += T(0.5) * neg_log_p_grad(q, eps);
-  }
-  return {loss, dz, dg};
+  const T gp = neg_log_p_grad(p, eps), gq = neg_log_p_grad(q, eps);
+  const T loss = T(0.5) * (q * nlp + (T(1) - q) * nl1p + p * nlq + (T(1) - p) * nl1q);
+  const T dz = T(0.5) * (q * gp + (T(1) - q) * neg_log_1mp_grad(p, eps));
+  const T dg = T(0.5) * (p * gq + (T(1) - p) * neg_log_1mp_grad(q, eps));
+  return {vm::select(pos, loss + T(0.5) * (nlp + nlq), loss), vm::select(pos, dz + T(0.5) * gp, dz),
+          vm::select(pos, dg + T(0.5) * gq, dg)};
+}
+template <class T>
+SPML_HD RoleElementLoss<T> role_element(T z, T g, T y) {
+  return role_element_from(SigmoidOp::fwd(z, T(0)), SigmoidOp::fwd(g, T(0)), positive_label(y));
 }
 
 }  // namespace spml::kernels

@@ -1,13 +1,205 @@
-// CPU reference of the fused SPML losses: one pass per row computing element losses and gradients with the
-// shared math of kernels/common/spml_loss_math.h, plus EPR/ROLE's batch regularisers.
+// CPU fused SPML losses: per row, one vectorised pass over the classes computes every element's loss and dL/dz
+// with the shared math of kernels/common/spml_loss_math.h (branch-free, so GCC vectorises it; compiled per x86
+// level, see SPML_CPU_SIMD_CLONES), plus EPR/ROLE's batch regularisers. A row's losses are summed in a fixed
+// order (vector_math.h's LaneSum) and the rows in row order, so the loss does not depend on the thread count;
+// large batches split their rows between threads.
 #include <omp.h>
 
+#include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace spml::kernels::cpu {
 namespace {
+constexpr int64_t kParallelElements = 1 << 14;  // below this a batch runs on one thread
+constexpr int64_t kTile = 256;                  // classes per pass (a multiple of LaneSum's 16 lanes)
+
+// body(r0, r1) over the rows, one contiguous block per thread for large batches.
+template <class Body>
+void parallel_rows(int64_t rows, int64_t cols, const Body& body) {
+  if (rows * cols <= kParallelElements || rows < 2 || omp_get_max_threads() == 1 || omp_in_parallel()) {
+    body(int64_t(0), rows);
+    return;
+  }
+#pragma omp parallel
+  {
+    const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t per = (rows + threads - 1) / threads;
+    const int64_t r0 = std::min(rows, t * per), r1 = std::min(rows, r0 + per);
+    if (r0 < r1) body(r0, r1);
+  }
+}
+
+// Per-kind element math for the vectorised rows: loss and dl/dz from p = sigmoid(z) and the label.
+struct BceKind {  // AN, and BCE on full labels
+  static constexpr bool kRegularised = false;
+  template <class T>
+  SPML_HD static ElementLoss<T> eval(T p, bool pos, const LossParams&) {
+    return bce_element(p, pos);
+  }
+};
+struct AnLsKind {
+  static constexpr bool kRegularised = false;
+  template <class T>
+  SPML_HD static ElementLoss<T> eval(T p, bool pos, const LossParams&) {
+    return an_ls_element(p, pos);
+  }
+};
+struct WanKind {
+  static constexpr bool kRegularised = false;
+  template <class T>
+  SPML_HD static ElementLoss<T> eval(T p, bool pos, const LossParams& a) {
+    return wan_element(p, pos, a);
+  }
+};
+struct EprKind {  // plus the regulariser's coef_p p (1 - p) on every entry
+  static constexpr bool kRegularised = true;
+  template <class T>
+  SPML_HD static ElementLoss<T> eval(T p, bool pos, const LossParams&) {
+    return epr_element(p, pos);
+  }
+};
+struct EmKind {
+  static constexpr bool kRegularised = false;
+  template <class T>
+  SPML_HD static ElementLoss<T> eval(T p, bool pos, const LossParams& a) {
+    return em_element(p, pos, T(a.em_alpha));
+  }
+};
+
+// The rows work tile by tile: up to kTile classes of a row are copied into local arrays zero-padded to whole
+// 16-lane vectors, so every pass runs whole vectors (at C = 312 GCC's scalar remainder loops cost more than these
+// copies), and the results are copied back.
+SPML_HD int64_t padded_width(int64_t width) {
+  return (width + 15) / 16 * 16;
+}
+template <class T>
+SPML_HD void load_tile(const T* src, int64_t width, T* tile) {
+  std::copy(src, src + width, tile);
+  std::fill(tile + width, tile + padded_width(width), T(0));
+}
+
+// Rows [r0, r1): dz (already divided by N, plus EPR's regulariser term) and each row's loss sum. Two passes per
+// tile (the sigmoids, then the rest): a short loop's iterations overlap in the CPU, one long body is one long
+// dependency chain per vector.
+template <class K, class T>
+SPML_CPU_SIMD_CLONES void loss_rows(const T* z, const T* y, int64_t r0, int64_t r1, int64_t cols, LossParams a, T inv_n,
+                                    T coef_p, T* dz, double* row_loss) {
+  alignas(64) T zt[kTile], yt[kTile], p[kTile], dzt[kTile], losses[kTile];
+  for (int64_t b = r0; b < r1; ++b) {
+    vm::LaneSum<double> sum;
+    for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+      const int64_t width = std::min(kTile, cols - c0), n = padded_width(width), offset = b * cols + c0;
+      load_tile(z + offset, width, zt);
+      load_tile(y + offset, width, yt);
+#pragma omp simd
+      for (int64_t c = 0; c < n; ++c) p[c] = SigmoidOp::fwd(zt[c], T(0));
+#pragma omp simd
+      for (int64_t c = 0; c < n; ++c) {
+        const ElementLoss<T> e = K::eval(p[c], positive_label(yt[c]), a);
+        losses[c] = e.loss;
+        dzt[c] = K::kRegularised ? e.dz * inv_n + coef_p * p[c] * (T(1) - p[c]) : e.dz * inv_n;
+      }
+      std::copy(dzt, dzt + width, dz + offset);
+      sum.add(losses, width);
+    }
+    row_loss[b] = sum.total();
+  }
+}
+
+// GR in more passes (sigmoid; log; the powers; K and V; the rest). p^q2 is exp(q2 log p), the log shared with the
+// positives' log(p + 1e-7); (1 - p)^q3 likewise, or exactly 1 - p when q3 = 1 (the usual value).
+template <bool kQ3One, bool kThroughKv, class T>
+SPML_CPU_SIMD_CLONES void gr_rows(const T* z, const T* y, int64_t r0, int64_t r1, int64_t cols, LossParams a, T inv_n,
+                                  T* dz, double* row_loss) {
+  alignas(64) T zt[kTile], yt[kTile], p[kTile], l[kTile], p_q2[kTile], omp_q3[kTile], k[kTile], v[kTile], dzt[kTile],
+      losses[kTile];
+  const T eps = T(kGrLogEps), q2 = T(a.q2), q3 = T(a.q3);
+  for (int64_t b = r0; b < r1; ++b) {
+    vm::LaneSum<double> sum;
+    for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+      const int64_t width = std::min(kTile, cols - c0), n = padded_width(width), offset = b * cols + c0;
+      load_tile(z + offset, width, zt);
+      load_tile(y + offset, width, yt);
+#pragma omp simd
+      for (int64_t c = 0; c < n; ++c) p[c] = SigmoidOp::fwd(zt[c], T(0));
+#pragma omp simd
+      for (int64_t c = 0; c < n; ++c) l[c] = log_(vm::select(positive_label(yt[c]), p[c] + eps, p[c]));
+#pragma omp simd
+      for (int64_t c = 0; c < n; ++c) p_q2[c] = exp_(q2 * l[c]);
+#pragma omp simd
+      for (int64_t c = 0; c < n; ++c) omp_q3[c] = kQ3One ? T(1) - p[c] : exp_(q3 * log_(T(1) - p[c]));
+#pragma omp simd
+      for (int64_t c = 0; c < n; ++c) {
+        const GrWeights<T> kv = gr_weights(p[c], a);
+        k[c] = kv.k;
+        v[c] = kv.v;
+      }
+#pragma omp simd
+      for (int64_t c = 0; c < n; ++c) {
+        const bool pos = positive_label(yt[c]);
+        const ElementLoss<T> u = gr_unobserved(p[c], p_q2[c], omp_q3[c], k[c], v[c], a);
+        const T du = kThroughKv ? u.dz + gr_kv_dz(p[c], p_q2[c], omp_q3[c], k[c], v[c], a) : u.dz;
+        losses[c] = vm::select(pos, -l[c], u.loss);
+        dzt[c] = vm::select(pos, neg_log_p_grad(p[c], eps), du) * inv_n;
+      }
+      std::copy(dzt, dzt + width, dz + offset);
+      sum.add(losses, width);
+    }
+    row_loss[b] = sum.total();
+  }
+}
+
+template <class T>
+SPML_CPU_SIMD_CLONES void role_rows(const T* z, const T* g, const T* y, int64_t r0, int64_t r1, int64_t cols, T inv_n,
+                                    T coef_p, T coef_q, T* dz, T* dg, double* row_loss) {
+  alignas(64) T zt[kTile], gt[kTile], yt[kTile], p[kTile], q[kTile], dzt[kTile], dgt[kTile], losses[kTile];
+  for (int64_t b = r0; b < r1; ++b) {
+    vm::LaneSum<double> sum;
+    for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+      const int64_t width = std::min(kTile, cols - c0), n = padded_width(width), offset = b * cols + c0;
+      load_tile(z + offset, width, zt);
+      load_tile(g + offset, width, gt);
+      load_tile(y + offset, width, yt);
+#pragma omp simd
+      for (int64_t c = 0; c < n; ++c) {
+        p[c] = SigmoidOp::fwd(zt[c], T(0));
+        q[c] = SigmoidOp::fwd(gt[c], T(0));
+      }
+#pragma omp simd
+      for (int64_t c = 0; c < n; ++c) {
+        const RoleElementLoss<T> e = role_element_from(p[c], q[c], positive_label(yt[c]));
+        losses[c] = e.loss;
+        dzt[c] = e.dz * inv_n + coef_p * p[c] * (T(1) - p[c]);
+        dgt[c] = e.dg * inv_n + coef_q * q[c] * (T(1) - q[c]);
+      }
+      std::copy(dzt, dzt + width, dz + offset);
+      std::copy(dgt, dgt + width, dg + offset);
+      sum.add(losses, width);
+    }
+    row_loss[b] = sum.total();
+  }
+}
+
+// Row sums of sigmoid(x) in double.
+template <class T>
+SPML_CPU_SIMD_CLONES void sigmoid_row_sums(const T* x, int64_t r0, int64_t r1, int64_t cols, double* out) {
+  alignas(64) T xt[kTile], p[kTile];
+  for (int64_t b = r0; b < r1; ++b) {
+    vm::LaneSum<double> sum;
+    for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+      const int64_t width = std::min(kTile, cols - c0), n = padded_width(width);
+      load_tile(x + b * cols + c0, width, xt);
+#pragma omp simd
+      for (int64_t c = 0; c < n; ++c) p[c] = SigmoidOp::fwd(xt[c], T(0));
+      sum.add(p, width);
+    }
+    out[b] = sum.total();
+  }
+}
+
 // Regulariser R(x) = (mean_b sum_c x_bc - k)^2 / C^2 of a batch, and dR/dx_bc (the same for every element).
 struct BatchRegulariser {
   double value = 0;
@@ -17,12 +209,7 @@ struct BatchRegulariser {
 template <class T>
 BatchRegulariser regulariser(const T* logits, int64_t rows, int64_t cols, double k) {
   std::vector<double> row_sums(static_cast<std::size_t>(rows));
-#pragma omp parallel for if (rows * cols > (1 << 14))
-  for (int64_t b = 0; b < rows; ++b) {
-    double row = 0;
-    for (int64_t c = 0; c < cols; ++c) row += double(SigmoidOp::fwd(logits[b * cols + c], T(0)));
-    row_sums[std::size_t(b)] = row;
-  }
+  parallel_rows(rows, cols, [&](int64_t r0, int64_t r1) { sigmoid_row_sums(logits, r0, r1, cols, row_sums.data()); });
   double total = 0;  // summed in row order: the same result for any thread count
   for (double r : row_sums) total += r;
   const double mean_positives = total / double(rows), c2 = double(cols) * double(cols);
@@ -46,28 +233,49 @@ void spml_loss(LossKind kind, const T* z, const T* y, const T* g, int64_t rows, 
   }
   const T coef_p = T(reg_weight * reg_p.grad), coef_q = T(reg_weight * reg_q.grad);
   std::vector<double> row_loss(std::size_t(rows), 0.0);
-#pragma omp parallel for if (rows * cols > (1 << 14))
-  for (int64_t b = 0; b < rows; ++b) {
-    double acc = 0;
-    for (int64_t i = b * cols; i < (b + 1) * cols; ++i) {
-      if (kind == LossKind::ROLE) {
-        const RoleElementLoss<T> e = role_element(z[i], g[i], y[i]);
-        const T p = SigmoidOp::fwd(z[i], T(0)), q = SigmoidOp::fwd(g[i], T(0));
-        acc += double(e.loss);
-        dz[i] = e.dz * T(inv_n) + coef_p * p * (T(1) - p);
-        dg[i] = e.dg * T(inv_n) + coef_q * q * (T(1) - q);
+  const auto run = [&](auto kind_tag) {
+    using K = decltype(kind_tag);
+    parallel_rows(rows, cols, [&](int64_t r0, int64_t r1) {
+      loss_rows<K, T>(z, y, r0, r1, cols, a, T(inv_n), coef_p, dz, row_loss.data());
+    });
+  };
+  const auto run_gr = [&](auto q3_one, auto through_kv) {
+    parallel_rows(rows, cols, [&](int64_t r0, int64_t r1) {
+      gr_rows<decltype(q3_one)::value, decltype(through_kv)::value, T>(z, y, r0, r1, cols, a, T(inv_n), dz,
+                                                                       row_loss.data());
+    });
+  };
+  using Yes = std::true_type;
+  using No = std::false_type;
+  switch (kind) {
+    case LossKind::GR:
+      if (a.q3 == 1.0) {
+        gr_through_kv ? run_gr(Yes{}, Yes{}) : run_gr(Yes{}, No{});
       } else {
-        const ElementLoss<T> e = kind == LossKind::GR && gr_through_kv ? gr_element_through_kv(z[i], y[i], a)
-                                                                       : spml_element(kind, z[i], y[i], a);
-        acc += double(e.loss);
-        dz[i] = e.dz * T(inv_n);
-        if (coef_p != T(0)) {  // EPR's regulariser; the sigmoid is recomputed only where it is needed
-          const T p = SigmoidOp::fwd(z[i], T(0));
-          dz[i] += coef_p * p * (T(1) - p);
-        }
+        gr_through_kv ? run_gr(No{}, Yes{}) : run_gr(No{}, No{});
       }
-    }
-    row_loss[std::size_t(b)] = acc;
+      break;
+    case LossKind::AN:
+    case LossKind::BCE:
+      run(BceKind{});
+      break;
+    case LossKind::AN_LS:
+      run(AnLsKind{});
+      break;
+    case LossKind::WAN:
+      run(WanKind{});
+      break;
+    case LossKind::EPR:
+      run(EprKind{});
+      break;
+    case LossKind::EM:
+      run(EmKind{});
+      break;
+    case LossKind::ROLE:
+      parallel_rows(rows, cols, [&](int64_t r0, int64_t r1) {
+        role_rows(z, g, y, r0, r1, cols, T(inv_n), coef_p, coef_q, dz, dg, row_loss.data());
+      });
+      break;
   }
   double total = 0;
   for (double r : row_loss) total += r;
