@@ -101,6 +101,9 @@ TEST_F(SpmlTrainApp, FlagErrorsAreClear) {
   EXPECT_NE(out.find("focal"), std::string::npos) << out;
   EXPECT_NE(run_shell(bin("spml-train") + data_flags() + " --out " + root_ + "/x --beta 0 1 2", &out), 0);
   EXPECT_NE(out.find("--beta"), std::string::npos) << out;
+  EXPECT_NE(run_shell(bin("spml-train") + data_flags() + " --out " + root_ + "/x --cpu-kernels mkl", &out), 0);
+  EXPECT_NE(out.find("--cpu-kernels: unknown CPU kernels 'mkl' (expected onednn or reference)"), std::string::npos)
+      << out;
   EXPECT_NE(run_shell(bin("spml-train") + " --dataset voc --data " + root_ + "/none --out " + root_ + "/x", &out), 0);
   EXPECT_NE(out.find("is not a folder"), std::string::npos) << out;
   EXPECT_NE(run_shell(bin("spml-eval") + " --run " + root_ + "/none", &out), 0);

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "framework/autograd/autograd.h"
+#include "framework/core/runtime.h"
 #include "framework/data/preformatted.h"
 #include "framework/data/toy_shapes.h"
 #include "framework/io/file.h"
@@ -219,6 +220,8 @@ TEST(TrainingTest, TwoEpochsOfGrLearnTheToyShapes) {
   EXPECT_EQ(record["random_init"], true);
   EXPECT_EQ(record["config"]["loss"], "gr");
   EXPECT_FALSE(record["git_commit"].get<std::string>().empty());
+  // Which float32 CPU kernels trained it ("onednn (oneDNN 2.6.3 (OpenMP))" or "reference").
+  EXPECT_EQ(record["cpu_kernels"].get<std::string>(), cpu_kernels_description());
   const std::string csv = io::read_text_file(config.out + "/metrics.csv");
   EXPECT_EQ(csv.substr(0, csv.find('\n')), "epoch,train_loss,val_mAP,seconds,images_per_s");
   // spml-eval's path: re-evaluating the run reproduces test.json and the best val mAP.
