@@ -1,25 +1,21 @@
 // Vectorised float32 batch norm over NCHW for the fast CPU kernel set (onednn_kernels.h). oneDNN normalises a
-// plain NCHW tensor with its generic "ncsp" implementation, which measured 2-3x slower than these loops on a
-// ResNet step; its jit kernels want blocked layouts. Each channel is one task: its n planes of hw contiguous floats
-// are summed plane by plane (16-lane float partial sums, added into double per plane), so a channel's result does
-// not depend on the thread count. A channel's planes (n * hw floats) usually fit in L2, so the later passes over
-// them hit cache. The per-channel work is compiled for AVX-512, AVX2 and baseline x86-64 (GCC's target_clones picks
-// one at load time), since the project itself is built for baseline x86-64.
+// plain NCHW tensor with its generic "ncsp" implementation, which measured 4-5x slower than these loops in a
+// ResNet-18 step; its jit kernels want blocked layouts. Each channel is one task: its n planes of hw contiguous
+// floats are summed plane by plane (vector-lane float partial sums, added into double per plane), so a channel's
+// result does not depend on the thread count (it does on the vector width the CPU picks: AVX-512 and AVX2 sum in
+// different orders). A channel's planes (n * hw floats) usually fit in L2, so the later passes over them hit
+// cache. The per-channel work is compiled for AVX-512, AVX2 and baseline x86-64 (SPML_CPU_SIMD_CLONES), since the
+// project itself is built for baseline x86-64.
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/common/vector_math.h"  // SPML_CPU_SIMD_CLONES
 #include "kernels/cpu/onednn_kernels.h"
 
 namespace spml::kernels::onednn {
 namespace {
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define SPML_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SPML_VECTOR_CLONES
-#endif
-
 // sum of p[0..len) in float lanes, returned in double.
 inline double plane_sum(const float* __restrict p, int64_t len) {
   float acc = 0;
@@ -42,9 +38,9 @@ bool parallel_worth_it(int64_t n, int64_t c, int64_t hw) {
 }
 
 // One channel of the forward: statistics (training) and the normalised output.
-SPML_VECTOR_CLONES void forward_channel(const float* x, const float* gamma, const float* beta, float* y, float* mean,
-                                        float* var, int64_t n, int64_t c, int64_t hw, int64_t ch, bool training,
-                                        double eps, bool relu) {
+SPML_CPU_SIMD_CLONES void forward_channel(const float* x, const float* gamma, const float* beta, float* y, float* mean,
+                                          float* var, int64_t n, int64_t c, int64_t hw, int64_t ch, bool training,
+                                          double eps, bool relu) {
   const double m = double(n) * double(hw);
   if (training) {
     double sum = 0;
@@ -76,10 +72,10 @@ SPML_VECTOR_CLONES void forward_channel(const float* x, const float* gamma, cons
 
 // One channel of the backward. The ReLU's gate is a select of loaded values (not a conditional load), so it
 // vectorises.
-SPML_VECTOR_CLONES void backward_channel(const float* x, const float* y, const float* gy, const float* gamma,
-                                         const float* mean, const float* var, float* gx, float* ggamma, float* gbeta,
-                                         int64_t n, int64_t c, int64_t hw, int64_t ch, bool training, double eps,
-                                         bool relu) {
+SPML_CPU_SIMD_CLONES void backward_channel(const float* x, const float* y, const float* gy, const float* gamma,
+                                           const float* mean, const float* var, float* gx, float* ggamma, float* gbeta,
+                                           int64_t n, int64_t c, int64_t hw, int64_t ch, bool training, double eps,
+                                           bool relu) {
   const double m = double(n) * double(hw);
   const float mu = mean[ch];
   const double invstd = 1.0 / std::sqrt(double(var[ch]) + eps);

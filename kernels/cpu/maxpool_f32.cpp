@@ -9,19 +9,14 @@
 #include <vector>
 
 #include "kernels/common/pool_math.h"
+#include "kernels/common/vector_math.h"  // SPML_CPU_SIMD_CLONES
 #include "kernels/cpu/onednn_kernels.h"
 
 namespace spml::kernels::onednn {
 namespace {
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define SPML_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SPML_VECTOR_CLONES
-#endif
-
 // One plane. best / where: scratch rows of w_out.
-SPML_VECTOR_CLONES void pool_plane(const Pool2dShape& s, const float* plane, float* y, int64_t* argmax, float* best,
-                                   int32_t* where) {
+SPML_CPU_SIMD_CLONES void pool_plane(const Pool2dShape& s, const float* plane, float* y, int64_t* argmax, float* best,
+                                     int32_t* where) {
   // Interior columns: ox with 0 <= ox * sw - pw and ox * sw - pw + kw <= w.
   const int64_t ox_lo = std::min(s.w_out, (s.pad_w + s.stride_w - 1) / s.stride_w);
   const int64_t ox_hi =
