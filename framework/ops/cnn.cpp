@@ -66,7 +66,8 @@ kernels::Conv2dShape conv_shape(const Tensor& x, const Tensor& w, const Conv2dOp
   return s;
 }
 
-// float32 CPU tensors go to oneDNN when it is selected; float64 and the reference selection to the reference kernels.
+// float32 CPU tensors go to the fast kernel set (oneDNN convolutions, vectorised batch norm and pooling) when it is
+// selected; float64 and the reference selection to the reference kernels.
 bool use_onednn(const Tensor& t) {
   return t.dtype() == DType::Float32 && t.device().is_cpu() && kernels::onednn::active();
 }
@@ -99,8 +100,9 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dO
   profiler::count_flops(flop);
   Tensor y = Tensor::empty({s.n, s.c_out, s.h_out, s.w_out}, x.dtype(), x.device());
   const bool onednn = use_onednn(x);
-  if (onednn) kernels::onednn::conv2d_forward(s, x.data<float>(), weight.data<float>(), y.data<float>());
-  if (!onednn)
+  if (onednn)
+    kernels::onednn::conv2d_forward(s, x.data<float>(), weight.data<float>(), y.data<float>());
+  else
     SPML_DISPATCH_FLOATING(x.dtype(), "conv2d", {
       SPML_ON_DEVICE(
           x.device(),
@@ -163,10 +165,11 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dO
 }
 
 namespace {
-// The fast float32 CPU batch norm: the statistics are the batch mean and biased variance (training) or the running
-// ones (eval); the running statistics move here with PyTorch's rule. relu: fused, the backward gates by y > 0.
-Tensor batch_norm2d_onednn(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
-                           const Tensor& running_var, bool training, double momentum, double eps, bool relu) {
+// The fast float32 CPU batch norm (the `onednn` kernel set, though not oneDNN's own: kernels/cpu/batchnorm_f32.cpp):
+// it saves the batch mean and biased variance (training) or the running ones (eval). relu: fused, the backward
+// gates by y > 0.
+Tensor batch_norm2d_fast(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                         const Tensor& running_var, bool training, double momentum, double eps, bool relu) {
   const int64_t n = x.size(0), c = x.size(1), hw = x.size(2) * x.size(3);
   const bool has_gamma = gamma.defined(), has_beta = beta.defined();
   const bool grad_x = x.requires_grad(), grad_g = has_gamma && gamma.requires_grad(),
@@ -177,18 +180,11 @@ Tensor batch_norm2d_onednn(const Tensor& x, const Tensor& gamma, const Tensor& b
     save_mean.copy_(running_mean);
     save_var.copy_(running_var);
   }
-  kernels::onednn::batchnorm_forward(x.data<float>(), has_gamma ? gamma.data<float>() : nullptr,
-                                     has_beta ? beta.data<float>() : nullptr, y.data<float>(), save_mean.data<float>(),
-                                     save_var.data<float>(), n, c, hw, training, eps, relu);
-  if (training && running_mean.defined() && running_var.defined()) {
-    const double m = double(n) * double(hw), unbias = m / std::max(m - 1, 1.0);
-    float *rm = running_mean.data<float>(), *rv = running_var.data<float>();
-    const float *bm = save_mean.data<float>(), *bv = save_var.data<float>();
-    for (int64_t ch = 0; ch < c; ++ch) {
-      rm[ch] = float((1 - momentum) * double(rm[ch]) + momentum * double(bm[ch]));
-      rv[ch] = float((1 - momentum) * double(rv[ch]) + momentum * double(bv[ch]) * unbias);
-    }
-  }
+  kernels::onednn::batchnorm_forward(
+      x.data<float>(), has_gamma ? gamma.data<float>() : nullptr, has_beta ? beta.data<float>() : nullptr,
+      y.data<float>(), save_mean.data<float>(), save_var.data<float>(),
+      running_mean.defined() ? running_mean.data<float>() : nullptr,
+      running_var.defined() ? running_var.data<float>() : nullptr, n, c, hw, training, momentum, eps, relu);
   std::vector<Tensor> inputs{x};
   if (has_gamma) inputs.push_back(gamma);
   if (has_beta) inputs.push_back(beta);
@@ -227,8 +223,7 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, co
              shape_str(x.shape()));
   SPML_CHECK(eps > 0 && momentum >= 0 && momentum <= 1, "batch_norm2d: eps must be > 0 and momentum in [0, 1], got ",
              eps, " and ", momentum);
-  if (use_onednn(x))
-    return batch_norm2d_onednn(x, gamma, beta, running_mean, running_var, training, momentum, eps, relu);
+  if (use_onednn(x)) return batch_norm2d_fast(x, gamma, beta, running_mean, running_var, training, momentum, eps, relu);
   if (relu) return relu_(batch_norm2d(x, gamma, beta, running_mean, running_var, training, momentum, eps, false));
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor save_mean = Tensor::empty({c}, x.dtype(), x.device()), save_invstd = Tensor::empty({c}, x.dtype(), x.device());

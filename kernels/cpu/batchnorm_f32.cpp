@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/common/batchnorm_math.h"
 #include "kernels/common/vector_math.h"  // SPML_CPU_SIMD_CLONES
 #include "kernels/cpu/onednn_kernels.h"
 
@@ -39,8 +40,9 @@ bool parallel_worth_it(int64_t n, int64_t c, int64_t hw) {
 
 // One channel of the forward: statistics (training) and the normalised output.
 SPML_CPU_SIMD_CLONES void forward_channel(const float* x, const float* gamma, const float* beta, float* y, float* mean,
-                                          float* var, int64_t n, int64_t c, int64_t hw, int64_t ch, bool training,
-                                          double eps, bool relu) {
+                                          float* var, float* running_mean, float* running_var, int64_t n, int64_t c,
+                                          int64_t hw, int64_t ch, bool training, double momentum, double eps,
+                                          bool relu) {
   const double m = double(n) * double(hw);
   if (training) {
     double sum = 0;
@@ -50,6 +52,7 @@ SPML_CPU_SIMD_CLONES void forward_channel(const float* x, const float* gamma, co
     for (int64_t i = 0; i < n; ++i) sq += plane_sq_dev(x + (i * c + ch) * hw, hw, mu);
     mean[ch] = mu;
     var[ch] = float(sq / m);
+    batchnorm_update_running(running_mean, running_var, ch, double(mu), sq / m, m, momentum);
   }
   const double invstd = 1.0 / std::sqrt(double(var[ch]) + eps);
   const float scale = float(double(gamma ? gamma[ch] : 1.f) * invstd);
@@ -135,9 +138,12 @@ SPML_CPU_SIMD_CLONES void backward_channel(const float* x, const float* y, const
 }  // namespace
 
 void batchnorm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* var,
-                       int64_t n, int64_t c, int64_t hw, bool training, double eps, bool relu) {
+                       float* running_mean, float* running_var, int64_t n, int64_t c, int64_t hw, bool training,
+                       double momentum, double eps, bool relu) {
 #pragma omp parallel for schedule(static) if (parallel_worth_it(n, c, hw))
-  for (int64_t ch = 0; ch < c; ++ch) forward_channel(x, gamma, beta, y, mean, var, n, c, hw, ch, training, eps, relu);
+  for (int64_t ch = 0; ch < c; ++ch)
+    forward_channel(x, gamma, beta, y, mean, var, running_mean, running_var, n, c, hw, ch, training, momentum, eps,
+                    relu);
 }
 
 void batchnorm_backward(const float* x, const float* y, const float* gy, const float* gamma, const float* mean,

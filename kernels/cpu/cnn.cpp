@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/common/batchnorm_math.h"
 #include "kernels/common/pool_math.h"
 #include "kernels/cpu/cpu_kernels.h"
 
@@ -139,9 +140,7 @@ void batchnorm_forward(const T* x, const T* gamma, const T* beta, T* y, T* save_
         }
       const double var = double(sq) / m;
       invstd = 1.0 / std::sqrt(var + eps);
-      if (running_mean) running_mean[ch] = T((1 - momentum) * double(running_mean[ch]) + momentum * mean);
-      if (running_var)
-        running_var[ch] = T((1 - momentum) * double(running_var[ch]) + momentum * var * m / std::max(m - 1, 1.0));
+      batchnorm_update_running(running_mean, running_var, ch, mean, var, m, momentum);
     } else {
       mean = double(running_mean[ch]);
       invstd = 1.0 / std::sqrt(double(running_var[ch]) + eps);

@@ -230,13 +230,15 @@ struct ConvPlan {
 
 using ConvKey =
     std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t>;
-ConvPlan& conv_plan(const Conv2dShape& s) {
+// backward: also build the shape's backward primitives (under the same lock, so two threads never race on them).
+ConvPlan& conv_plan(const Conv2dShape& s, bool backward) {
   static std::mutex mutex;
   static std::map<ConvKey, std::unique_ptr<ConvPlan> > plans;
   const ConvKey key{s.n, s.c_in, s.h, s.w, s.c_out, s.kh, s.kw, s.stride_h, s.stride_w, s.pad_h, s.pad_w};
   std::lock_guard<std::mutex> lock(mutex);
   auto& plan = plans[key];
   if (!plan) plan = std::make_unique<ConvPlan>(s);
+  if (backward) plan->prepare_backward(s);
   return *plan;
 }
 
@@ -249,7 +251,7 @@ std::string version_string() {
 }
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, float* y) {
-  ConvPlan& p = conv_plan(s);
+  ConvPlan& p = conv_plan(s, false);
   memory src = p.fwd_src.input(x, Scratch::Src), weights = p.fwd_weights.input(w, Scratch::Weights);
   memory dst = p.fwd_dst.output(y, Scratch::Dst);
   p.fwd->execute(stream(), {{DNNL_ARG_SRC, src},
@@ -261,8 +263,7 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, float*
 }
 
 void conv2d_backward(const Conv2dShape& s, const float* gy, const float* x, const float* w, float* gx, float* gw) {
-  ConvPlan& p = conv_plan(s);
-  p.prepare_backward(s);
+  ConvPlan& p = conv_plan(s, true);
   if (gx) {
     memory diff_dst = p.data_diff_dst.input(gy, Scratch::DiffDst), weights = p.data_weights.input(w, Scratch::Weights);
     memory diff_src = p.data_diff_src.output(gx, Scratch::DiffSrc);

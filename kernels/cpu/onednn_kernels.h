@@ -39,9 +39,10 @@ void conv2d_backward(const Conv2dShape& s, const float* gy, const float* x, cons
 // Batch normalisation over x [n, c, hw] (gamma, beta: [c], nullable), vectorised over NCHW planes
 // (batchnorm_f32.cpp; oneDNN's own plain-layout batch norm measured slower). Training: mean and BIASED variance of
 // the batch go to mean / var [c]; eval: mean / var are the running statistics (inputs). relu: y = max(0, bn(x)) in
-// the same pass. The caller moves the running statistics.
+// the same pass. Training also moves running_mean / running_var [c] (nullable) with PyTorch's rule.
 void batchnorm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* var,
-                       int64_t n, int64_t c, int64_t hw, bool training, double eps, bool relu);
+                       float* running_mean, float* running_var, int64_t n, int64_t c, int64_t hw, bool training,
+                       double momentum, double eps, bool relu);
 // gx [n, c, hw], ggamma / gbeta [c]: overwritten, any may be null. training: the statistics depend on x. relu: gy
 // passes only where the forward output y > 0 (y is read only then).
 void batchnorm_backward(const float* x, const float* y, const float* gy, const float* gamma, const float* mean,

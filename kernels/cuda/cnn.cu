@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/common/batchnorm_math.h"
 #include "kernels/common/pool_math.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/cuda_kernels.h"
@@ -86,9 +87,7 @@ __global__ void __launch_bounds__(kBnThreads)
       const double invstd = 1.0 / sqrt(var + eps);
       save_mean[ch] = T(mean);
       save_invstd[ch] = T(invstd);
-      if (running_mean) running_mean[ch] = T((1 - momentum) * double(running_mean[ch]) + momentum * mean);
-      if (running_var)
-        running_var[ch] = T((1 - momentum) * double(running_var[ch]) + momentum * var * m / fmax(m - 1, 1.0));
+      batchnorm_update_running(running_mean, running_var, ch, mean, var, m, momentum);
     }
   }
 }
