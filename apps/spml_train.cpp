@@ -67,6 +67,12 @@ int main(int argc, char** argv) {
   bind("--image-size", &TrainConfig::image_size, "images are resized to S x S");
   bind("--device", &TrainConfig::device, "cpu, cuda or cuda:N");
   bind("--seed", &TrainConfig::seed, "model init, shuffling, flips, ROLE's estimates");
+  bind("--init-seed", &TrainConfig::init_seed, "seed of the model's random init (-1: --seed)");
+  bind("--order-seed", &TrainConfig::order_seed, "seed of the per-epoch sample order (-1: --seed)");
+  bind("--flip-seed", &TrainConfig::flip_seed, "seed of the per-epoch horizontal flips (-1: --seed)");
+  bind("--order-file", &TrainConfig::order_file,
+       "JSON order file fixing every epoch's sample order and flips (format: framework/data/sample_schedule.h)");
+  bind("--dtype", &TrainConfig::dtype, "float32, or float64 (exactness checks; slow)");
   bind("--out", &TrainConfig::out, "run folder RUNDIR")->required();
   bind("--threads", &TrainConfig::threads, "CPU threads (0: all cores)");
   bind("--workers", &TrainConfig::workers, "image decoding threads (0: the thread count)");
@@ -75,6 +81,8 @@ int main(int argc, char** argv) {
   bind("--max-train", &TrainConfig::max_train, "keep the first N train rows (after the 80/20 split); 0: all");
   auto* deterministic = app.add_flag("--deterministic", flags.deterministic,
                                      "deterministic cuDNN convolution algorithms (CPU runs are always deterministic)");
+  auto* no_flip = app.add_flag("--no-flip", flags.no_flip, "train without the random horizontal flip");
+  bound.push_back({no_flip, "no_flip", [&flags](TrainConfig& c) { c.no_flip = flags.no_flip; }});
   bound.push_back(
       {deterministic, "deterministic", [&flags](TrainConfig& c) { c.deterministic = flags.deterministic; }});
   std::string config_file;

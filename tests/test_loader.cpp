@@ -15,6 +15,7 @@
 #include "framework/core/runtime.h"
 #include "framework/data/loader.h"
 #include "framework/image/image.h"
+#include "framework/io/file.h"
 #include "test_util.h"
 
 namespace spml::data {
@@ -250,6 +251,87 @@ TEST_F(LoaderTest, ImagesEqualFrameworkImagePipelineIncludingFlips) {
     const int64_t i0 = b.indices.to_vector<int64_t>()[0];
     EXPECT_EQ(b.images.slice(0, 1).clone().to_vector<float>(), expected_image(split, i0, false, 16).to_vector<float>());
   }
+}
+
+TEST_F(LoaderTest, FlipSeedMovesTheFlipsButNotTheOrder) {
+  const MultiLabelSplit split = make_split(12);
+  LoaderOptions o = options(2, 11);
+  o.flip_seed = 99;
+  DataLoader own_flips(split, root_, o), shared(split, root_, options(2, 11));
+  const std::vector<Batch> a = epoch(own_flips, 1), b = epoch(shared, 1);
+  EXPECT_EQ(indices_of(a), indices_of(b));
+  int differing = 0;
+  for (const Batch& batch : a) {
+    const std::vector<int64_t> idx = batch.indices.to_vector<int64_t>();
+    for (std::size_t i = 0; i < idx.size(); ++i) {
+      const bool flip = flip_decision(99, 1, idx[i]);
+      differing += flip != flip_decision(11, 1, idx[i]);
+      EXPECT_EQ(batch.images.slice(int64_t(i), int64_t(i) + 1).clone().to_vector<float>(),
+                expected_image(split, idx[i], flip, 16).to_vector<float>());
+    }
+  }
+  EXPECT_GT(differing, 0);
+}
+
+TEST_F(LoaderTest, ScheduleFixesOrderAndFlipsAndTheSeededScheduleIsTheSeededLoader) {
+  const MultiLabelSplit split = make_split(7);
+  auto schedule = std::make_shared<SampleSchedule>();
+  schedule->size = 7;
+  schedule->orders = {{6, 5, 4, 3, 2, 1, 0}, {0, 2, 4, 6, 1, 3, 5}};
+  schedule->flips = {{1, 0, 0, 0, 0, 0, 1}, {0, 1, 1, 0, 0, 0, 0}};
+  LoaderOptions o = options(3);
+  o.schedule = schedule;
+  DataLoader loader(split, root_, o);
+  for (int e = 1; e <= 2; ++e) {
+    const std::vector<Batch> batches = epoch(loader, e);
+    EXPECT_EQ(indices_of(batches), schedule->orders[std::size_t(e - 1)]);
+    for (const Batch& batch : batches) {
+      const std::vector<int64_t> idx = batch.indices.to_vector<int64_t>();
+      for (std::size_t i = 0; i < idx.size(); ++i)
+        EXPECT_EQ(batch.images.slice(int64_t(i), int64_t(i) + 1).clone().to_vector<float>(),
+                  expected_image(split, idx[i], schedule->flips[std::size_t(e - 1)][std::size_t(idx[i])] != 0, 16)
+                      .to_vector<float>())
+            << "epoch " << e << " index " << idx[i];
+    }
+  }
+  EXPECT_ERROR_CONTAINS(loader.start_epoch(3), "not covered by the order file's 2 epochs");
+  LoaderOptions wrong = options(1);
+  wrong.schedule = schedule;
+  EXPECT_ERROR_CONTAINS(DataLoader(make_split(6), root_, wrong), "made for 7 rows, the split has 6");
+
+  // What a seeded loader does, written as a schedule, replays to the same batches.
+  const std::string path = root_ + "/order.json";
+  write_sample_schedule(path, seeded_sample_schedule(7, 2, 7, 7, true, true));
+  LoaderOptions replay = options(2);
+  replay.schedule = std::make_shared<SampleSchedule>(read_sample_schedule(path));
+  DataLoader seeded(split, root_, options(2)), replayed(split, root_, replay);
+  for (int e = 1; e <= 2; ++e) {
+    const std::vector<Batch> a = epoch(seeded, e), b = epoch(replayed, e);
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t k = 0; k < a.size(); ++k) {
+      EXPECT_EQ(a[k].indices.to_vector<int64_t>(), b[k].indices.to_vector<int64_t>());
+      EXPECT_EQ(a[k].images.to_vector<float>(), b[k].images.to_vector<float>());
+    }
+  }
+}
+
+TEST_F(LoaderTest, OrderFileErrorsNameTheFileAndTheEntry) {
+  const std::string path = root_ + "/bad.json";
+  auto write = [&](const std::string& text) { io::write_file_atomic(path, text); };
+  write("[1, 2]");
+  EXPECT_ERROR_CONTAINS(read_sample_schedule(path), "\"format\": \"spml-order-1\"");
+  write(R"({"format": "spml-order-1", "size": 3, "epochs": [{"order": [0, 1, 1], "flip": [0, 0, 0]}]})");
+  EXPECT_ERROR_CONTAINS(read_sample_schedule(path), "epoch 1: order is not a permutation of [0, 3) (entry 1");
+  write(R"({"format": "spml-order-1", "size": 3, "epochs": [{"order": [0, 1, 2], "flip": [0, 2, 0]}]})");
+  EXPECT_ERROR_CONTAINS(read_sample_schedule(path), "flip entry 2 is not 0 or 1");
+  write(R"({"format": "spml-order-1", "size": 3, "epochs": [{"order": [0, 1], "flip": [0, 0, 0]}]})");
+  EXPECT_ERROR_CONTAINS(read_sample_schedule(path), "epoch 1 has 2 order and 3 flip entries, expected size 3");
+  write("{not json");
+  EXPECT_ERROR_CONTAINS(read_sample_schedule(path), "not valid JSON");
+  write(R"({"format": "spml-order-1", "size": 2, "epochs": [{"order": [1, 0], "flip": [1, 0]}]})");
+  const SampleSchedule ok = read_sample_schedule(path);
+  EXPECT_ERROR_CONTAINS(check_sample_schedule(ok, 2, 3, "--order-file X"), "--order-file X covers 1 epochs, but 3");
+  EXPECT_ERROR_CONTAINS(check_sample_schedule(ok, 5, 1, "--order-file X"), "made for 2 training rows");
 }
 
 TEST_F(LoaderTest, ShuffleOrderIsASeededPermutation) {

@@ -104,6 +104,13 @@ TEST_F(SpmlTrainApp, FlagErrorsAreClear) {
   EXPECT_NE(run_shell(bin("spml-train") + data_flags() + " --out " + root_ + "/x --cpu-kernels mkl", &out), 0);
   EXPECT_NE(out.find("--cpu-kernels: unknown CPU kernels 'mkl' (expected onednn or reference)"), std::string::npos)
       << out;
+  EXPECT_NE(run_shell(bin("spml-train") + data_flags() + " --out " + root_ + "/x --no-flip --order-file o.json", &out),
+            0);
+  EXPECT_NE(out.find("--order-file fixes the order and the flips"), std::string::npos) << out;
+  EXPECT_NE(
+      run_shell(bin("spml-train") + data_flags() + " --out " + root_ + "/x --order-file " + root_ + "/no.json", &out),
+      0);
+  EXPECT_NE(out.find(root_ + "/no.json"), std::string::npos) << out;
   EXPECT_NE(run_shell(bin("spml-train") + " --dataset voc --data " + root_ + "/none --out " + root_ + "/x", &out), 0);
   EXPECT_NE(out.find("is not a folder"), std::string::npos) << out;
   EXPECT_NE(run_shell(bin("spml-eval") + " --run " + root_ + "/none", &out), 0);

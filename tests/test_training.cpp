@@ -105,11 +105,18 @@ TEST(TrainConfigTest, JsonRoundTripAndStrictReading) {
   c.max_train = 100;
   c.deterministic = true;
   c.alpha = {0.1, 1, 0.9, 0.3};
+  c.order_seed = 3;
+  c.no_flip = true;
+  c.dtype = "float64";
   const std::string text = train_config_to_json(c);
   const nlohmann::json j = nlohmann::json::parse(text);
   EXPECT_EQ(j["batch_size"], 16);
   EXPECT_EQ(j["lr_mult"], 10.0);
   EXPECT_EQ(j["max_train"], 100);
+  EXPECT_EQ(j["order_seed"], 3);
+  EXPECT_EQ(j["no_flip"], true);
+  EXPECT_EQ(j["dtype"], "float64");
+  EXPECT_EQ(j["order_file"], "");
   const TrainConfig back = train_config_from_json(text, "x.json", TrainConfig{});
   EXPECT_TRUE(train_config_differences(c, back).empty());
   // A subset keeps the base's other values.
@@ -139,6 +146,39 @@ TEST(TrainConfigTest, ValidationNamesTheFlag) {
   EXPECT_ERROR_CONTAINS(validate_train_config(c), "beta");
   c = toy_config("");
   EXPECT_ERROR_CONTAINS(validate_train_config(c), "--out");
+  c = toy_config("/tmp/x");
+  c.dtype = "float16";
+  EXPECT_ERROR_CONTAINS(validate_train_config(c), "--dtype must be float32 or float64, got 'float16'");
+  c = toy_config("/tmp/x");
+  c.order_file = "order.json";
+  c.no_flip = true;
+  EXPECT_ERROR_CONTAINS(validate_train_config(c), "--order-file fixes the order and the flips");
+  c.no_flip = false;
+  c.flip_seed = 3;
+  EXPECT_ERROR_CONTAINS(validate_train_config(c), "cannot be combined with --order-seed, --flip-seed or --no-flip");
+  c = toy_config("/tmp/x");
+  c.init_seed = -2;
+  EXPECT_ERROR_CONTAINS(validate_train_config(c), "--init-seed must be >= 0 (or -1: --seed)");
+}
+
+TEST(TrainConfigTest, StreamSeedsDefaultToTheSeed) {
+  TrainConfig c = toy_config("/tmp/x");
+  c.seed = 5;
+  EXPECT_EQ(stream_seed(c, c.init_seed), 5u);
+  c.init_seed = 9;
+  EXPECT_EQ(stream_seed(c, c.init_seed), 9u);
+  EXPECT_EQ(stream_seed(c, c.order_seed), 5u);
+  // The model's init follows init_seed alone: seed 5 with init seed 9 starts where seed 9 does.
+  TrainConfig other = c;
+  other.seed = 9;
+  other.init_seed = -1;
+  const auto a = make_model(c, 4)->state_dict(), b = make_model(other, 4)->state_dict();
+  c.init_seed = -1;
+  const auto d = make_model(c, 4)->state_dict();
+  EXPECT_EQ(a.at("conv1.weight").to_vector<float>(), b.at("conv1.weight").to_vector<float>());
+  EXPECT_NE(a.at("conv1.weight").to_vector<float>(), d.at("conv1.weight").to_vector<float>());
+  c.dtype = "float64";
+  EXPECT_EQ(make_model(c, 4)->state_dict().at("fc.weight").dtype(), DType::Float64);
 }
 
 TEST(TrainingTest, EarlyStopRuleIsMoreThanTwoPoints) {

@@ -21,7 +21,7 @@ using nlohmann::json;
   X(dataset) X(data) X(images) X(arch) X(width) X(weights) X(loss) X(epochs) X(batch_size) X(lr)      \
   X(lr_mult) X(linear_init) X(beta) X(alpha) X(q2q3) X(expected_pos) X(em_alpha) X(image_size)        \
   X(device) X(seed) X(out) X(deterministic) X(threads) X(workers) X(max_train)    \
-  X(cpu_kernels)
+  X(cpu_kernels) X(init_seed) X(order_seed) X(flip_seed) X(no_flip) X(order_file) X(dtype)
 // clang-format on
 
 json to_json_object(const TrainConfig& c) {
@@ -130,8 +130,23 @@ void validate_train_config(const TrainConfig& c) {
   SPML_CHECK(c.workers >= 0, "--workers must be >= 0, got ", c.workers);
   SPML_CHECK(c.max_train >= 0, "--max-train must be >= 0, got ", c.max_train);
   SPML_CHECK(c.seed >= 0, "--seed must be >= 0, got ", c.seed);
+  SPML_CHECK(c.init_seed >= -1, "--init-seed must be >= 0 (or -1: --seed), got ", c.init_seed);
+  SPML_CHECK(c.order_seed >= -1, "--order-seed must be >= 0 (or -1: --seed), got ", c.order_seed);
+  SPML_CHECK(c.flip_seed >= -1, "--flip-seed must be >= 0 (or -1: --seed), got ", c.flip_seed);
+  SPML_CHECK(c.order_file.empty() || (c.order_seed < 0 && c.flip_seed < 0 && !c.no_flip),
+             "--order-file fixes the order and the flips: it cannot be combined with --order-seed, --flip-seed or "
+             "--no-flip");
+  SPML_CHECK(c.dtype == "float32" || c.dtype == "float64", "--dtype must be float32 or float64, got '", c.dtype, "'");
   // GrSchedule names the vector and the value at fault.
   losses::GrSchedule(losses::GrSettings{c.beta, c.alpha, c.q2q3}, c.epochs, c.linear_init);
+}
+
+uint64_t stream_seed(const TrainConfig& config, int64_t stream_seed_value) {
+  return uint64_t(stream_seed_value >= 0 ? stream_seed_value : config.seed);
+}
+
+DType train_dtype(const TrainConfig& config) {
+  return config.dtype == "float64" ? DType::Float64 : DType::Float32;
 }
 
 std::string train_config_to_json(const TrainConfig& config) {

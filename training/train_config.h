@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "framework/core/dtype.h"
+
 namespace spml::training {
 
 // Training defaults of one data set. The loss hyper-parameters (k, EM alpha, GR's schedules) come from
@@ -47,8 +49,17 @@ struct TrainConfig {
   double em_alpha = 0.2;                        // EM
   int image_size = 64;
   std::string device = "cpu";
-  int64_t seed = 0;  // model init, shuffling, flips, ROLE's estimates
-  std::string out;   // RUNDIR
+  int64_t seed = 0;  // model init, shuffling, flips, ROLE's estimates (each stream unless its own seed is set)
+  // Seeds per random stream for controlled comparisons; -1: `seed`.
+  int64_t init_seed = -1;   // the model's random initialisation
+  int64_t order_seed = -1;  // the per-epoch sample order
+  int64_t flip_seed = -1;   // the per-epoch horizontal flips
+  bool no_flip = false;     // train without the random horizontal flip
+  // An order file (framework/data/sample_schedule.h) fixing every epoch's sample order and flips; it replaces
+  // order_seed, flip_seed and no_flip. "" = seeded.
+  std::string order_file;
+  std::string dtype = "float32";  // float32, or float64 (parity and trajectory checks; slow)
+  std::string out;                // RUNDIR
   bool deterministic = false;
   int threads = 0;          // CPU threads (0: all cores)
   int workers = 0;          // loader threads (0: the thread count)
@@ -63,6 +74,11 @@ TrainConfig default_train_config(const std::string& dataset);
 // 0 <= linear_init < epochs, positive batch size / lr / lr_mult / image size, vector lengths, GR's schedule
 // (via losses::GrSchedule), non-empty data and out.
 void validate_train_config(const TrainConfig& config);
+
+// The seed of one random stream: the stream's own seed (init_seed, order_seed, flip_seed) when >= 0, else seed.
+uint64_t stream_seed(const TrainConfig& config, int64_t stream_seed_value);
+// The dtype the model trains in (config.dtype).
+DType train_dtype(const TrainConfig& config);
 
 // JSON object with one key per field (flag names with underscores: "batch_size", "lr_mult", "q2q3", ...).
 std::string train_config_to_json(const TrainConfig& config);

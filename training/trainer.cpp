@@ -19,6 +19,7 @@
 #include "framework/data/fashion_mosaic.h"
 #include "framework/data/loader.h"
 #include "framework/data/preformatted.h"
+#include "framework/data/sample_schedule.h"
 #include "framework/data/toy_shapes.h"
 #include "framework/io/checkpoint.h"
 #include "framework/io/file.h"
@@ -80,30 +81,6 @@ std::string format_fixed(double value, int decimals) {
   std::snprintf(text, sizeof text, "%.*f", decimals, value);
   return text;
 }
-
-// One timed training phase: an NVTX range for Nsight plus its wall time added to the epoch's sum.
-class Phase {
- public:
-  Phase(const char* name, double& total) : range_(name), total_(total), start_(Clock::now()) {}
-  ~Phase() { total_ += seconds_since(start_); }
-  Phase(const Phase&) = delete;
-  Phase& operator=(const Phase&) = delete;
-
- private:
-  NvtxRange range_;
-  double& total_;
-  Clock::time_point start_;
-};
-
-// What the checkpoint holds besides the model: the network and, for ROLE, the label-estimate logits, so that one
-// optimizer (groups backbone, head, label_estimates) and one state dict cover everything that trains.
-class TrainState : public nn::Module {
- public:
-  TrainState(std::shared_ptr<models::ResNet> net, const Tensor& label_estimates) {
-    register_module("net", std::move(net));
-    if (label_estimates.defined()) register_parameter("label_estimates", label_estimates);
-  }
-};
 
 json phases_to_json(const PhaseSeconds& p) {
   return {{"data", p.data},         {"forward", p.forward},     {"loss", p.loss},
@@ -303,7 +280,8 @@ std::shared_ptr<models::ResNet> make_model(const TrainConfig& config, int64_t nu
   rc.arch = config.arch;
   rc.num_classes = num_classes;
   rc.width = config.width;
-  rc.seed = uint64_t(config.seed);
+  rc.seed = stream_seed(config, config.init_seed);
+  rc.dtype = train_dtype(config);
   return std::make_shared<models::ResNet>(rc);
 }
 
@@ -324,7 +302,9 @@ SplitEvaluation evaluate_split(models::ResNet& net, const data::MultiLabelSplit&
   float* out = probabilities.data<float>();
   data::Batch batch;
   while (loader.next(batch)) {
-    const Tensor p = sigmoid(net.forward(batch.images)).to(Device::cpu()).to(DType::Float32);
+    const DType dtype = train_dtype(config);
+    const Tensor images = batch.images.dtype() == dtype ? batch.images : batch.images.to(dtype);
+    const Tensor p = sigmoid(net.forward(images)).to(Device::cpu()).to(DType::Float32);
     const float* src = p.data<float>();
     const int64_t classes = p.size(1);
     const int64_t* rows = batch.indices.data<int64_t>();
@@ -397,6 +377,14 @@ TrainOutcome run_training(const TrainConfig& config, bool resume, const TrainCal
       std::to_string(num_classes) + " classes" +
       (config.max_train > 0 ? " (train cut to --max-train " + std::to_string(config.max_train) + ")" : ""));
 
+  // Read before anything is written into the run folder, so a bad order file leaves no half-made run.
+  std::shared_ptr<const data::SampleSchedule> schedule;
+  if (!config.order_file.empty()) {
+    auto read = std::make_shared<data::SampleSchedule>(data::read_sample_schedule(config.order_file));
+    data::check_sample_schedule(*read, dataset.train.size(), config.epochs, "--order-file " + config.order_file);
+    schedule = std::move(read);
+  }
+
   std::shared_ptr<models::ResNet> net = make_model(config, num_classes);
   std::string weights_sha256;
   if (config.weights.empty()) {
@@ -411,17 +399,9 @@ TrainOutcome run_training(const TrainConfig& config, bool resume, const TrainCal
   }
   net->to(device);
 
-  const losses::LossKind kind = losses::parse_loss_name(config.loss);
-  std::unique_ptr<losses::RoleLabelEstimates> estimates;
-  if (kind == losses::LossKind::ROLE)
-    estimates = std::make_unique<losses::RoleLabelEstimates>(dataset.train.observed, uint64_t(config.seed),
-                                                             DType::Float32, device);
-  TrainState state(net, estimates ? estimates->logits() : Tensor());
-  std::vector<optim::ParamGroup> groups = {{net->backbone_parameters(), config.lr, "backbone"},
-                                           {net->head_parameters(), config.lr * config.lr_mult, "head"}};
-  if (estimates)
-    groups.push_back({{estimates->logits()}, config.lr * losses::RoleLabelEstimates::kLrMultiplier, "label_estimates"});
-  optim::Adam adam(groups);
+  TrainingStep trainer(config, net, dataset.train.observed, device);
+  nn::Module& state = trainer.state();
+  optim::Adam& adam = trainer.optimizer();
 
   Position pos;
   if (resume) {
@@ -440,14 +420,14 @@ TrainOutcome run_training(const TrainConfig& config, bool resume, const TrainCal
     io::write_file_atomic(record_path, run_record(config, device, weights_sha256, callbacks).dump(2) + "\n");
   }
 
-  const losses::GrSchedule schedule(losses::GrSettings{config.beta, config.alpha, config.q2q3}, config.epochs,
-                                    config.linear_init);
   data::LoaderOptions train_options;
   train_options.batch_size = config.batch_size;
   train_options.image_size = config.image_size;
   train_options.shuffle = true;
-  train_options.flip = true;
-  train_options.seed = uint64_t(config.seed);
+  train_options.flip = !config.no_flip;
+  train_options.seed = stream_seed(config, config.order_seed);
+  train_options.flip_seed = int64_t(stream_seed(config, config.flip_seed));
+  train_options.schedule = schedule;
   train_options.workers = config.workers;
   train_options.device = device;
   data::DataLoader train_loader(dataset.train, dataset.image_root, train_options);
@@ -463,11 +443,8 @@ TrainOutcome run_training(const TrainConfig& config, bool resume, const TrainCal
   TrainOutcome outcome;
   for (int epoch = pos.next_epoch; epoch <= config.epochs && !pos.stopped_early; ++epoch) {
     const auto epoch_start = Clock::now();
-    const bool frozen = epoch <= config.linear_init;
-    for (Tensor& p : net->backbone_parameters()) p.set_requires_grad(!frozen);
-    state.train();  // BatchNorm statistics update during linear_init too
-    const losses::LossParams loss_params =
-        losses::make_loss_params(schedule.at(epoch), config.expected_pos, config.em_alpha, num_classes);
+    trainer.begin_epoch(epoch);
+    const bool frozen = trainer.backbone_frozen();
     const int64_t first_step = epoch == pos.next_epoch ? pos.next_step : 0;
     if (first_step == 0) {
       pos.loss_sum = 0;
@@ -483,53 +460,24 @@ TrainOutcome run_training(const TrainConfig& config, bool resume, const TrainCal
     data::Batch batch;
     for (;;) {
       {
-        Phase phase("data", phases.data);
+        PhaseTimer phase("data", phases.data);
         if (!train_loader.next(batch)) break;
       }
-      Tensor logits, loss;
-      {
-        Phase phase("forward", phases.forward);
-        logits = net->forward(batch.images);
-      }
-      double value = 0;
-      bool logits_finite = true;
-      {
-        Phase phase("loss", phases.loss);
-        const Tensor& labels = kind == losses::LossKind::BCE ? batch.labels : batch.observed;
-        const Tensor estimate_rows = estimates ? estimates->rows(batch.indices.to(device)) : Tensor();
-        loss = losses::spml_loss(kind, logits, labels, loss_params, estimate_rows);
-        // The losses clamp probabilities, so NaN or infinite logits can give a finite loss: check them too. Both
-        // scalars come back in one copy (one device sync per step).
-        autograd::NoGradGuard no_grad;
-        const std::vector<double> loss_and_logit_sum =
-            concat({reshape(loss.detach(), {1}), reshape(sum(logits.detach()), {1})})
-                .to(Device::cpu())
-                .to(DType::Float64)
-                .to_vector<double>();
-        value = loss_and_logit_sum[0];
-        logits_finite = std::isfinite(loss_and_logit_sum[1]);
-      }
+      const StepResult result = trainer.run(batch, phases);
+      const double value = result.loss;
       ++step;
       const int64_t batch_images = batch.images.size(0);
-      SPML_CHECK(std::isfinite(value) && logits_finite, "training stopped: the ", config.loss, " loss (",
-                 std::isfinite(value) ? "logits not finite" : "value " + std::to_string(value), ") at epoch ", epoch,
+      SPML_CHECK(result.finite(), "training stopped: the ", config.loss, " loss (",
+                 result.loss_finite ? "logits not finite" : "value " + std::to_string(value), ") at epoch ", epoch,
                  ", step ", step, " of ", steps, " (batch of ", batch_images, " images starting with ",
                  batch.paths.front(), "); ",
                  !fs::exists(ckpt_path)
                      ? std::string("no checkpoint was written yet")
                      : ckpt_path + " keeps the last good state (resume with --resume, e.g. with a lower --lr)");
-      {
-        Phase phase("backward", phases.backward);
-        adam.zero_grad();
-        loss.backward();
-      }
-      {
-        Phase phase("optimizer", phases.optimizer);
-        adam.step();
-      }
       pos.loss_sum += value * double(batch_images);
       pos.loss_images += batch_images;
       images_now += batch_images;
+      if (callbacks.on_step) callbacks.on_step(epoch, step, value);
       if (tty) {
         const double elapsed = seconds_since(train_start);
         print_progress(epoch, config.epochs, step, steps, double(images_now) / elapsed,
@@ -555,7 +503,7 @@ TrainOutcome run_training(const TrainConfig& config, bool resume, const TrainCal
 
     SplitEvaluation val;
     {
-      Phase phase("eval", phases.eval);
+      PhaseTimer phase("eval", phases.eval);
       val = evaluate_split(*net, dataset.val, dataset.image_root, config, device);
     }
     EpochRecord record;

@@ -23,14 +23,9 @@
 #include "framework/metrics/average_precision.h"
 #include "models/resnet.h"
 #include "training/train_config.h"
+#include "training/train_step.h"
 
 namespace spml::training {
-
-// Seconds per training phase, summed over an epoch. On CUDA the phases are host-side times: the step's loss read
-// (a device sync) is counted in "loss", so forward/backward work queued on the GPU shows up there.
-struct PhaseSeconds {
-  double data = 0, forward = 0, loss = 0, backward = 0, optimizer = 0, eval = 0;
-};
 
 struct EpochRecord {
   int epoch = 0;  // 1-based
@@ -62,6 +57,8 @@ struct TrainCallbacks {
   std::function<bool()> stop_requested;
   // Log lines (default: stderr). Progress lines go to stderr directly.
   std::function<void(const std::string&)> log;
+  // Called after every completed step with the epoch (1-based), the step within it (1-based) and its loss.
+  std::function<void(int epoch, int64_t step, double loss)> on_step;
   bool progress_on_tty = true;  // a \r progress line per step when stderr is a terminal
   std::string command_line;     // recorded in run.json
 };

@@ -112,11 +112,12 @@ struct DataLoader::Impl {
   uint64_t generation = 0;
   int epoch = 0;
   std::vector<int64_t> order;
-  int64_t total = 0;     // samples covered by this epoch's batches
-  int64_t nbatches = 0;  // batches this epoch
-  int64_t cursor = 0;    // next sample position a worker takes
-  int64_t consumed = 0;  // batches handed out (or skipped) by next()
-  int active = 0;        // tasks being processed outside the lock
+  std::vector<uint8_t> flips;  // by dataset index: mirrored this epoch
+  int64_t total = 0;           // samples covered by this epoch's batches
+  int64_t nbatches = 0;        // batches this epoch
+  int64_t cursor = 0;          // next sample position a worker takes
+  int64_t consumed = 0;        // batches handed out (or skipped) by next()
+  int active = 0;              // tasks being processed outside the lock
   std::vector<Slot> slots;
   LoaderStats stats;
 
@@ -214,8 +215,8 @@ struct DataLoader::Impl {
         }
       }
       const uint64_t gen = generation;
-      const int ep = epoch;
       const int64_t index = order[std::size_t(p)];
+      const bool flip = flips[std::size_t(index)] != 0;
       float* dst = message.empty() ? row_ptr(s, row) : nullptr;
       ++active;
       lock.unlock();
@@ -227,7 +228,7 @@ struct DataLoader::Impl {
           image::Image img = image::decode_image(full);
           if (img.width != opt.image_size || img.height != opt.image_size)
             img = image::resize_bilinear(img, opt.image_size, opt.image_size);
-          if (opt.flip && flip_decision(opt.seed, ep, index)) image::flip_horizontal(img);
+          if (flip) image::flip_horizontal(img);
           image::to_normalized_chw(img, dst);
         } catch (const std::exception& e) {
           message =
@@ -272,6 +273,9 @@ DataLoader::DataLoader(const MultiLabelSplit& split, std::string image_root, Loa
   SPML_CHECK(split.observed.shape() == split.labels.shape(), "DataLoader: observed labels ",
              shape_str(split.observed.shape()), " differ from labels ", shape_str(split.labels.shape()));
   if (options.device.is_cuda()) cuda::require_device(options.device.index, "DataLoader");
+  if (options.schedule)
+    SPML_CHECK(options.schedule->size == n, "DataLoader: the order file was made for ", options.schedule->size,
+               " rows, the split has ", n);
   d.paths = split.image_paths;
   d.root = std::move(image_root);
   d.opt = options;
@@ -326,7 +330,19 @@ void DataLoader::start_epoch(int epoch, int64_t first_batch) {
   SPML_CHECK(epoch >= 0, "DataLoader::start_epoch: negative epoch ", epoch);
   SPML_CHECK(first_batch >= 0 && first_batch <= batches_per_epoch(), "DataLoader::start_epoch: first batch ",
              first_batch, " outside [0, ", batches_per_epoch(), "]");
-  std::vector<int64_t> order = shuffle_order(d.n, d.opt.seed, epoch, d.opt.shuffle);
+  std::vector<int64_t> order;
+  std::vector<uint8_t> flips(std::size_t(d.n), 0);
+  if (d.opt.schedule) {
+    SPML_CHECK(epoch >= 1 && epoch <= d.opt.schedule->epochs(), "DataLoader::start_epoch: epoch ", epoch,
+               " is not covered by the order file's ", d.opt.schedule->epochs(), " epochs");
+    order = d.opt.schedule->orders[std::size_t(epoch - 1)];
+    flips = d.opt.schedule->flips[std::size_t(epoch - 1)];
+  } else {
+    order = shuffle_order(d.n, d.opt.seed, epoch, d.opt.shuffle);
+    const uint64_t flip_seed = d.opt.flip_seed >= 0 ? uint64_t(d.opt.flip_seed) : d.opt.seed;
+    if (d.opt.flip)
+      for (int64_t i = 0; i < d.n; ++i) flips[std::size_t(i)] = flip_decision(flip_seed, epoch, i) ? 1 : 0;
+  }
   {
     std::unique_lock<std::mutex> lock(d.mutex);
     ++d.generation;  // tasks of the previous epoch finishing now are dropped
@@ -337,6 +353,7 @@ void DataLoader::start_epoch(int epoch, int64_t first_batch) {
       s.images = Tensor();
     }
     d.order = std::move(order);
+    d.flips = std::move(flips);
     d.epoch = epoch;
     d.nbatches = batches_per_epoch();
     d.total = d.opt.drop_last ? d.nbatches * d.opt.batch_size : d.n;

@@ -11,6 +11,7 @@
 #include "framework/core/dtype.h"
 #include "framework/core/tensor.h"
 #include "framework/data/dataset.h"
+#include "framework/data/sample_schedule.h"
 
 namespace spml::data {
 
@@ -25,7 +26,11 @@ struct LoaderOptions {
   // images flip whatever the number of workers or their timing (see flip_decision).
   bool flip = false;
   bool drop_last = false;  // false: the last partial batch is kept (SPML.md)
-  uint64_t seed = 0;
+  uint64_t seed = 0;       // the order stream's seed (and the flips' unless flip_seed is set)
+  int64_t flip_seed = -1;  // the flip stream's seed; -1: `seed`
+  // Explicit orders and flips per epoch (an order file); when set it replaces shuffle, flip and the seeds, and
+  // start_epoch(e) needs 1 <= e <= schedule->epochs(). Its size must be the split's.
+  std::shared_ptr<const SampleSchedule> schedule;
   int workers = 0;   // decoding threads; 0 = spml::num_threads() (the project's thread policy)
   int prefetch = 4;  // bounded queue: at most this many batches decoded ahead of the consumer (>= 1)
   Device device = Device::cpu();

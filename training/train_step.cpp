@@ -1,0 +1,92 @@
+// The SPML training step (see train_step.h).
+#include "training/train_step.h"
+
+#include "framework/autograd/autograd.h"
+#include "framework/ops/ops.h"
+#include "kernels/common/error.h"
+
+namespace spml::training {
+namespace {
+
+// What the checkpoint holds besides the model: the network and, for ROLE, the label-estimate logits, so that one
+// optimizer (groups backbone, head, label_estimates) and one state dict cover everything that trains.
+class TrainState : public nn::Module {
+ public:
+  TrainState(std::shared_ptr<models::ResNet> net, const Tensor& label_estimates) {
+    register_module("net", std::move(net));
+    if (label_estimates.defined()) register_parameter("label_estimates", label_estimates);
+  }
+};
+
+}  // namespace
+
+TrainingStep::TrainingStep(const TrainConfig& config, std::shared_ptr<models::ResNet> net, const Tensor& train_observed,
+                           Device device)
+    : config_(config),
+      device_(device),
+      dtype_(train_dtype(config)),
+      kind_(losses::parse_loss_name(config.loss)),
+      num_classes_(train_observed.size(1)),
+      net_(std::move(net)),
+      schedule_(losses::GrSettings{config.beta, config.alpha, config.q2q3}, config.epochs, config.linear_init) {
+  SPML_CHECK(net_, "TrainingStep: no network");
+  if (kind_ == losses::LossKind::ROLE)
+    estimates_ = std::make_unique<losses::RoleLabelEstimates>(train_observed, uint64_t(config.seed), dtype_, device);
+  state_ = std::make_unique<TrainState>(net_, estimates_ ? estimates_->logits() : Tensor());
+  std::vector<optim::ParamGroup> groups = {{net_->backbone_parameters(), config.lr, "backbone"},
+                                           {net_->head_parameters(), config.lr * config.lr_mult, "head"}};
+  if (estimates_)
+    groups.push_back(
+        {{estimates_->logits()}, config.lr * losses::RoleLabelEstimates::kLrMultiplier, "label_estimates"});
+  adam_ = std::make_unique<optim::Adam>(groups);
+}
+
+void TrainingStep::begin_epoch(int epoch) {
+  SPML_CHECK(epoch >= 1 && epoch <= config_.epochs, "TrainingStep: epoch ", epoch, " outside [1, ", config_.epochs,
+             "]");
+  epoch_ = epoch;
+  frozen_ = epoch <= config_.linear_init;
+  for (Tensor& p : net_->backbone_parameters()) p.set_requires_grad(!frozen_);
+  state_->train();
+  loss_params_ = losses::make_loss_params(schedule_.at(epoch), config_.expected_pos, config_.em_alpha, num_classes_);
+}
+
+StepResult TrainingStep::run(const data::Batch& batch, PhaseSeconds& phases) {
+  SPML_CHECK(epoch_ >= 1, "TrainingStep::run before begin_epoch");
+  Tensor logits, loss;
+  {
+    PhaseTimer phase("forward", phases.forward);
+    logits = net_->forward(batch.images.dtype() == dtype_ ? batch.images : batch.images.to(dtype_));
+  }
+  StepResult result;
+  {
+    PhaseTimer phase("loss", phases.loss);
+    const Tensor& labels = kind_ == losses::LossKind::BCE ? batch.labels : batch.observed;
+    const Tensor estimate_rows = estimates_ ? estimates_->rows(batch.indices.to(device_)) : Tensor();
+    loss = losses::spml_loss(kind_, logits, labels.dtype() == dtype_ ? labels : labels.to(dtype_), loss_params_,
+                             estimate_rows);
+    // Both scalars come back in one copy (one device sync per step).
+    autograd::NoGradGuard no_grad;
+    const std::vector<double> loss_and_logit_sum =
+        concat({reshape(loss.detach(), {1}), reshape(sum(logits.detach()), {1})})
+            .to(Device::cpu())
+            .to(DType::Float64)
+            .to_vector<double>();
+    result.loss = loss_and_logit_sum[0];
+    result.loss_finite = std::isfinite(result.loss);
+    result.logits_finite = std::isfinite(loss_and_logit_sum[1]);
+  }
+  if (!result.finite()) return result;
+  {
+    PhaseTimer phase("backward", phases.backward);
+    adam_->zero_grad();
+    loss.backward();
+  }
+  {
+    PhaseTimer phase("optimizer", phases.optimizer);
+    adam_->step();
+  }
+  return result;
+}
+
+}  // namespace spml::training

@@ -1,0 +1,90 @@
+// One optimisation step of the SPML protocol (SPML.md section 4) and the state it updates: the ResNet, ROLE's
+// label estimates, Adam over the groups backbone (lr), head (lr x lr_mult) and label_estimates, and the epoch's
+// loss settings (GR's schedule) and frozen backbone. run_training drives it batch by batch; the training-trajectory
+// test (tests/test_trajectory.cpp) drives the same object, so what it checks against PyTorch is the trainer's step.
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "framework/core/nvtx.h"
+#include "framework/core/tensor.h"
+#include "framework/data/loader.h"
+#include "framework/nn/module.h"
+#include "framework/optim/optimizer.h"
+#include "losses/role.h"
+#include "losses/spml_loss.h"
+#include "models/resnet.h"
+#include "training/train_config.h"
+
+namespace spml::training {
+
+// Seconds per training phase, summed over an epoch. On CUDA the phases are host-side times: the step's loss read
+// (a device sync) is counted in "loss", so forward/backward work queued on the GPU shows up there.
+struct PhaseSeconds {
+  double data = 0, forward = 0, loss = 0, backward = 0, optimizer = 0, eval = 0;
+};
+
+// One timed phase: an NVTX range for Nsight plus its wall time added to `total`.
+class PhaseTimer {
+ public:
+  PhaseTimer(const char* name, double& total) : range_(name), total_(total), start_(std::chrono::steady_clock::now()) {}
+  ~PhaseTimer() { total_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+  PhaseTimer(const PhaseTimer&) = delete;
+  PhaseTimer& operator=(const PhaseTimer&) = delete;
+
+ private:
+  NvtxRange range_;
+  double& total_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+struct StepResult {
+  double loss = 0;            // the batch's mean loss, in float64
+  bool loss_finite = true;    // false: NaN/Inf loss
+  bool logits_finite = true;  // false: NaN/Inf logits (the losses clamp, so the loss alone can look finite)
+  bool finite() const { return loss_finite && logits_finite; }
+};
+
+class TrainingStep {
+ public:
+  // net: on `device` in train_dtype(config). train_observed: the train split's observed labels [N, C] (ROLE's
+  // estimates start from them; unused otherwise).
+  TrainingStep(const TrainConfig& config, std::shared_ptr<models::ResNet> net, const Tensor& train_observed,
+               Device device);
+
+  // Epoch `epoch` (1-based) begins: the backbone frozen while epoch <= linear_init (its parameters get no
+  // gradient, so Adam leaves them and their state untouched), train mode (BatchNorm statistics move even when
+  // frozen), and the loss settings of GR's schedule at this epoch.
+  void begin_epoch(int epoch);
+
+  // batch: images [B, 3, S, S] float32 from the loader (cast to the model's dtype here), observed / clean labels
+  // [B, C]. Forward, loss, and when both the loss and the logits are finite: zero_grad, backward, Adam step. A
+  // non-finite step updates nothing (the caller reports it).
+  StepResult run(const data::Batch& batch, PhaseSeconds& phases);
+
+  // Everything that trains, for checkpoints: "net.*" and, for ROLE, "label_estimates".
+  nn::Module& state() { return *state_; }
+  optim::Adam& optimizer() { return *adam_; }
+  models::ResNet& net() { return *net_; }
+  const losses::LossParams& loss_params() const { return loss_params_; }
+  int epoch() const { return epoch_; }
+  bool backbone_frozen() const { return frozen_; }
+
+ private:
+  TrainConfig config_;
+  Device device_;
+  DType dtype_;
+  losses::LossKind kind_;
+  int64_t num_classes_;
+  std::shared_ptr<models::ResNet> net_;
+  std::unique_ptr<losses::RoleLabelEstimates> estimates_;
+  std::unique_ptr<nn::Module> state_;
+  std::unique_ptr<optim::Adam> adam_;
+  losses::GrSchedule schedule_;
+  losses::LossParams loss_params_{};
+  int epoch_ = 0;
+  bool frozen_ = false;
+};
+
+}  // namespace spml::training
