@@ -9,6 +9,7 @@
 
 #include "framework/core/runtime.h"
 #include "framework/io/file.h"
+#include "kernels/common/error.h"
 #include "training/plot.h"
 #include "training/report.h"
 
@@ -32,6 +33,9 @@ int main(int argc, char** argv) {
   app.add_option("rundirs", run_dirs, "run folders (config.json, metrics.jsonl, test.json)")->required();
   app.add_option("--plot", plot_path, "SVG of val mAP per epoch, a line per run")->capture_default_str();
   app.add_option("--markdown", markdown_path, "also write the printed tables to this Markdown file");
+  std::string paired;
+  app.add_option("--paired", paired,
+                 "A,B: also the per-seed paired difference of test mAP, loss A minus loss B (e.g. gr,an)");
   CLI11_PARSE(app, argc, argv);
   try {
     using namespace spml::training;
@@ -39,6 +43,19 @@ int main(int argc, char** argv) {
     for (const std::string& dir : run_dirs) runs.push_back(load_run_summary(dir));
     std::string text = runs_markdown_table(runs);
     if (some_group_has_several_runs(runs)) text += "\n" + runs_by_loss_markdown_table(runs);
+    if (!paired.empty()) {
+      const std::size_t comma = paired.find(',');
+      if (comma == std::string::npos || comma == 0 || comma + 1 == paired.size() ||
+          paired.find(',', comma + 1) != std::string::npos)
+        throw spml::Error("--paired expects two losses as A,B (e.g. gr,an), got '" + paired + "'");
+      const std::string table =
+          paired_difference_markdown_table(runs, paired.substr(0, comma), paired.substr(comma + 1));
+      text += "\n" + (table.empty() ? "(--paired " + paired + ": no seed has both losses finished)\n" : table);
+    }
+    if (has_several_implementations(runs)) {
+      const std::string table = implementation_difference_markdown_table(runs);
+      if (!table.empty()) text += "\n" + table;
+    }
     std::fputs(text.c_str(), stdout);
     std::fflush(stdout);
     // Wide: the legend column (a third of the width) holds run names such as fashion-mosaic-an_ls-s0.

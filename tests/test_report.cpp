@@ -439,6 +439,61 @@ TEST(ReportTables, ByLossMeanAndSampleStdOverSeeds) {
             "| em | coco | resnet50 | 1 | 70.00 |\n");
 }
 
+RunSummary seeded(const std::string& loss, int64_t seed, double test_map, const std::string& implementation = "spml") {
+  RunSummary r = summary(loss + std::to_string(seed), loss, 6, test_map, test_map, 1, "fashion-mosaic");
+  r.seed = seed;
+  r.implementation = implementation;
+  return r;
+}
+
+TEST(ReportTables, PairedDifferencePerSeedWithMeanAndSampleStd) {
+  // spml: seeds 0, 1 have both losses: +3 and +1 -> mean +2, std sqrt(2) = 1.41; seed 2 lacks AN. The reference:
+  // one pair, -0.5 (no std).
+  const std::vector<RunSummary> runs = {seeded("gr", 1, 70),
+                                        seeded("an", 0, 66),
+                                        seeded("gr", 0, 69),
+                                        seeded("an", 1, 69),
+                                        seeded("gr", 2, 71),
+                                        seeded("gr", 0, 65.5, "pytorch-reference"),
+                                        seeded("an", 0, 66, "pytorch-reference")};
+  EXPECT_EQ(paired_difference_markdown_table(runs, "gr", "an"),
+            "| implementation | data set | arch | n | gr - an per seed | mean ± std |\n"
+            "|---|---|---|---:|---|---:|\n"
+            "| spml | fashion-mosaic | resnet50 | 2 | +3.00 (s0), +1.00 (s1) | +2.00 ± 1.41 |\n"
+            "| pytorch-reference | fashion-mosaic | resnet50 | 1 | -0.50 (s0) | -0.50 |\n");
+  EXPECT_EQ(paired_difference_markdown_table(runs, "gr", "em"), "");
+}
+
+TEST(ReportTables, ImplementationDifferenceOfMeansWithStandardError) {
+  // spml GR: 69, 71 -> 70 ± 1.41; reference GR: 68, 69, 70 -> 69 ± 1; difference +1,
+  // SE = sqrt(2 / 2 + 1 / 3) = 1.1547, |d| / SE = 0.866. AN has one reference run: no SE.
+  const std::vector<RunSummary> runs = {seeded("gr", 0, 69),
+                                        seeded("gr", 1, 71),
+                                        seeded("an", 0, 60),
+                                        seeded("an", 1, 62),
+                                        seeded("gr", 0, 68, "pytorch-reference"),
+                                        seeded("gr", 1, 69, "pytorch-reference"),
+                                        seeded("gr", 2, 70, "pytorch-reference"),
+                                        seeded("an", 0, 63, "pytorch-reference")};
+  EXPECT_TRUE(has_several_implementations(runs));
+  EXPECT_EQ(
+      implementation_difference_markdown_table(runs),
+      "| loss | data set | arch | spml (n) | other (n) | difference ± SE | \\|difference\\| / SE |\n"
+      "|---|---|---|---:|---:|---:|---:|\n"
+      "| gr | fashion-mosaic | resnet50 | 70.00 ± 1.41 (2) | pytorch-reference: 69.00 ± 1.00 (3) | +1.00 ± 1.15 | "
+      "0.87 |\n"
+      "| an | fashion-mosaic | resnet50 | 61.00 ± 1.41 (2) | pytorch-reference: 63.00 (1) | -2.00 | - |\n");
+  // The by-loss table groups by implementation, and the runs table names it.
+  const std::string by_loss = runs_by_loss_markdown_table(runs);
+  EXPECT_NE(by_loss.find("| gr | pytorch-reference | fashion-mosaic | resnet50 | 3 | 69.00 ± 1.00 |"),
+            std::string::npos)
+      << by_loss;
+  EXPECT_NE(runs_markdown_table(runs).find("| gr0 | pytorch-reference | gr |"), std::string::npos);
+  const std::vector<RunSummary> only_ours = {seeded("gr", 0, 69), seeded("gr", 1, 71)};
+  EXPECT_FALSE(has_several_implementations(only_ours));
+  EXPECT_EQ(implementation_difference_markdown_table(only_ours), "");
+}
+
 TEST(ReportPanel, ValMapPerEpochWithASeriesPerRun) {
   const PlotPanel panel = val_map_panel({summary("a", "gr", 3, 1, 1, 1), summary("b", "an", 0, kNaN, kNaN, kNaN)});
   EXPECT_EQ(panel.title, "val mAP per epoch");
@@ -506,6 +561,25 @@ TEST_F(ReportApp, ByLossTableWhenSeedsRepeatAndTheDefaultPlotPath) {
   EXPECT_EQ(r.out.substr(r.out.size() - by_loss.size()), by_loss) << r.out;
   EXPECT_NE(r.err.find("spml-report.svg"), std::string::npos) << r.err;
   EXPECT_TRUE(fs::exists(root_ + "/spml-report.svg"));
+}
+
+TEST_F(ReportApp, PairedAndImplementationTablesFromRunFolders) {
+  finished_run("gr_seed1");
+  finished_run("ref_gr_seed1");
+  write("ref_gr_seed1/test.json", R"({"test_mAP": 68.875, "best_epoch": 2, "best_val_mAP": 71.25, "seconds_total": 1,
+                                     "implementation": "pytorch-reference"})");
+  EXPECT_EQ(load_run_summary(root_ + "/ref_gr_seed1").implementation, "pytorch-reference");
+  EXPECT_EQ(load_run_summary(root_ + "/gr_seed1").implementation, "spml");
+  AppResult r = run_report("gr_seed1 ref_gr_seed1 --paired gr,an");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("| gr_seed1 | spml | gr |"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(--paired gr,an: no seed has both losses finished)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| gr | voc | resnet18 | 69.88 (1) | pytorch-reference: 68.88 (1) | +1.00 | - |"),
+            std::string::npos)
+      << r.out;
+  r = run_report("gr_seed1 --paired gr");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--paired expects two losses as A,B"), std::string::npos) << r.err;
 }
 
 TEST_F(ReportApp, ErrorsNameTheFile) {

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <tuple>
+#include <utility>
 
 #include "framework/io/file.h"
 #include "kernels/common/error.h"
@@ -114,6 +116,53 @@ std::string duration(double seconds) {
   return std::to_string(s) + "s";
 }
 
+std::string signed_two_decimals(double value) {
+  return (std::isfinite(value) && value >= 0 ? "+" : "") + two_decimals(value);
+}
+
+// Mean and sample standard deviation (n - 1; NaN for fewer than 2 values).
+std::pair<double, double> mean_and_std(const std::vector<double>& values) {
+  double mean = 0;
+  for (const double v : values) mean += v;
+  mean /= double(values.size());
+  double std = kNaN;
+  if (values.size() >= 2) {
+    double squares = 0;
+    for (const double v : values) squares += (v - mean) * (v - mean);
+    std = std::sqrt(squares / double(values.size() - 1));
+  }
+  return {mean, std};
+}
+
+std::string mean_std_text(double mean, double std, bool sign = false) {
+  return (sign ? signed_two_decimals(mean) : two_decimals(mean)) +
+         (std::isfinite(std) ? " ± " + two_decimals(std) : "");
+}
+
+// Finished runs' test mAPs grouped by (loss, data set, arch) and, when asked, the implementation; first-seen order.
+struct Group {
+  std::string loss, dataset, arch, implementation;
+  std::vector<double> values;
+  double mean = 0, std = kNaN;
+};
+
+std::vector<Group> group_test_maps(const std::vector<RunSummary>& runs, bool by_implementation) {
+  std::vector<Group> groups;
+  for (const RunSummary& r : runs) {
+    if (!std::isfinite(r.test_map)) continue;
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) {
+      return g.loss == r.loss && g.dataset == r.dataset && g.arch == r.arch &&
+             (!by_implementation || g.implementation == r.implementation);
+    });
+    if (it == groups.end())
+      it = groups.insert(groups.end(),
+                         Group{r.loss, r.dataset, r.arch, by_implementation ? r.implementation : "", {}, 0, kNaN});
+    it->values.push_back(r.test_map);
+  }
+  for (Group& g : groups) std::tie(g.mean, g.std) = mean_and_std(g.values);
+  return groups;
+}
+
 std::string markdown_row(const std::vector<std::string>& cells) {
   std::string row = "|";
   for (const std::string& c : cells) row += " " + c + " |";
@@ -146,6 +195,8 @@ RunSummary load_run_summary(const std::string& dir) {
     run.best_val_map = number_value(test, "best_val_mAP", test_path);
     run.best_epoch = int(integer_value(test, "best_epoch", test_path));
     run.seconds_total = number_value(test, "seconds_total", test_path);
+    if (test.contains("implementation") && test["implementation"].is_string())
+      run.implementation = test["implementation"].get<std::string>();
   } else if (!run.epochs_done.empty()) {
     run.seconds_total = 0;
     for (const EpochMetrics& m : run.epochs_done) {
@@ -157,55 +208,128 @@ RunSummary load_run_summary(const std::string& dir) {
       }
     }
   }
+  if (!run.finished) {
+    const std::string record_path = (root / "run.json").string();
+    if (fs::exists(record_path)) {
+      const json record = parse_json_object_file(record_path);
+      if (record.contains("implementation") && record["implementation"].is_string())
+        run.implementation = record["implementation"].get<std::string>();
+    }
+  }
   return run;
 }
 
+bool has_several_implementations(const std::vector<RunSummary>& runs) {
+  for (const RunSummary& r : runs)
+    if (r.implementation != runs.front().implementation) return true;
+  return false;
+}
+
 std::string runs_markdown_table(const std::vector<RunSummary>& runs) {
-  std::string table = markdown_row({"run", "loss", "data set", "arch", "epochs", "best val mAP", "test mAP", "time"});
-  table += "|---|---|---|---|---:|---:|---:|---:|\n";
+  const bool several = has_several_implementations(runs);
+  std::vector<std::string> header = {"run", "loss", "data set", "arch", "epochs", "best val mAP", "test mAP", "time"};
+  if (several) header.insert(header.begin() + 1, "implementation");
+  std::string table = markdown_row(header);
+  table += several ? "|---|---|---|---|---|---:|---:|---:|---:|\n" : "|---|---|---|---|---:|---:|---:|---:|\n";
   for (const RunSummary& r : runs) {
-    table += markdown_row({cell_text(r.name), cell_text(r.loss), cell_text(r.dataset), cell_text(r.arch),
-                           std::to_string(r.epochs_done.size()) + "/" + std::to_string(r.epochs),
-                           two_decimals(r.best_val_map), two_decimals(r.test_map), duration(r.seconds_total)});
+    std::vector<std::string> cells = {cell_text(r.name),
+                                      cell_text(r.loss),
+                                      cell_text(r.dataset),
+                                      cell_text(r.arch),
+                                      std::to_string(r.epochs_done.size()) + "/" + std::to_string(r.epochs),
+                                      two_decimals(r.best_val_map),
+                                      two_decimals(r.test_map),
+                                      duration(r.seconds_total)};
+    if (several) cells.insert(cells.begin() + 1, cell_text(r.implementation));
+    table += markdown_row(cells);
   }
   return table;
 }
 
 std::string runs_by_loss_markdown_table(const std::vector<RunSummary>& runs) {
-  struct Group {
-    std::string loss, dataset, arch;
-    std::vector<double> test_maps;
-    double mean = 0, std = kNaN;
-  };
-  std::vector<Group> groups;
-  for (const RunSummary& r : runs) {
-    if (!std::isfinite(r.test_map)) continue;
-    auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) {
-      return g.loss == r.loss && g.dataset == r.dataset && g.arch == r.arch;
-    });
-    if (it == groups.end()) it = groups.insert(groups.end(), Group{r.loss, r.dataset, r.arch, {}, 0, kNaN});
-    it->test_maps.push_back(r.test_map);
-  }
-  for (Group& g : groups) {
-    const double n = double(g.test_maps.size());
-    for (const double v : g.test_maps) g.mean += v;
-    g.mean /= n;
-    if (g.test_maps.size() >= 2) {
-      double squares = 0;
-      for (const double v : g.test_maps) squares += (v - g.mean) * (v - g.mean);
-      g.std = std::sqrt(squares / (n - 1));
-    }
-  }
+  const bool several = has_several_implementations(runs);
+  std::vector<Group> groups = group_test_maps(runs, several);
   std::stable_sort(groups.begin(), groups.end(), [](const Group& a, const Group& b) { return a.mean > b.mean; });
 
-  std::string table = markdown_row({"loss", "data set", "arch", "n", "test mAP (mean ± std)"});
-  table += "|---|---|---|---:|---:|\n";
+  std::vector<std::string> header = {"loss", "data set", "arch", "n", "test mAP (mean ± std)"};
+  if (several) header.insert(header.begin() + 1, "implementation");
+  std::string table = markdown_row(header);
+  table += several ? "|---|---|---|---|---:|---:|\n" : "|---|---|---|---:|---:|\n";
   for (const Group& g : groups) {
-    const std::string map = two_decimals(g.mean) + (std::isfinite(g.std) ? " ± " + two_decimals(g.std) : "");
-    table += markdown_row(
-        {cell_text(g.loss), cell_text(g.dataset), cell_text(g.arch), std::to_string(g.test_maps.size()), map});
+    std::vector<std::string> cells = {cell_text(g.loss), cell_text(g.dataset), cell_text(g.arch),
+                                      std::to_string(g.values.size()), mean_std_text(g.mean, g.std)};
+    if (several) cells.insert(cells.begin() + 1, cell_text(g.implementation));
+    table += markdown_row(cells);
   }
   return table;
+}
+
+std::string paired_difference_markdown_table(const std::vector<RunSummary>& runs, const std::string& loss_a,
+                                             const std::string& loss_b) {
+  struct Pairs {
+    std::string implementation, dataset, arch;
+    std::vector<std::pair<int64_t, double>> seed_differences;
+  };
+  std::vector<Pairs> groups;
+  for (const RunSummary& a : runs) {
+    if (a.loss != loss_a || !std::isfinite(a.test_map)) continue;
+    for (const RunSummary& b : runs) {
+      if (b.loss != loss_b || !std::isfinite(b.test_map) || b.seed != a.seed || b.dataset != a.dataset ||
+          b.arch != a.arch || b.implementation != a.implementation)
+        continue;
+      auto it = std::find_if(groups.begin(), groups.end(), [&](const Pairs& g) {
+        return g.implementation == a.implementation && g.dataset == a.dataset && g.arch == a.arch;
+      });
+      if (it == groups.end()) it = groups.insert(groups.end(), Pairs{a.implementation, a.dataset, a.arch, {}});
+      it->seed_differences.push_back({a.seed, a.test_map - b.test_map});
+      break;  // one pair per run of loss_a
+    }
+  }
+  if (groups.empty()) return "";
+  std::string table = markdown_row({"implementation", "data set", "arch", "n",
+                                    cell_text(loss_a) + " - " + cell_text(loss_b) + " per seed", "mean ± std"});
+  table += "|---|---|---|---:|---|---:|\n";
+  for (Pairs& g : groups) {
+    std::sort(g.seed_differences.begin(), g.seed_differences.end());
+    std::vector<double> values;
+    std::string per_seed;
+    for (const auto& [seed, difference] : g.seed_differences) {
+      values.push_back(difference);
+      per_seed += (per_seed.empty() ? "" : ", ") + signed_two_decimals(difference) + " (s" + std::to_string(seed) + ")";
+    }
+    const auto [mean, std] = mean_and_std(values);
+    table += markdown_row({cell_text(g.implementation), cell_text(g.dataset), cell_text(g.arch),
+                           std::to_string(values.size()), per_seed, mean_std_text(mean, std, /*sign=*/true)});
+  }
+  return table;
+}
+
+std::string implementation_difference_markdown_table(const std::vector<RunSummary>& runs) {
+  const std::vector<Group> groups = group_test_maps(runs, /*by_implementation=*/true);
+  std::string rows;
+  for (const Group& ours : groups) {
+    if (ours.implementation != "spml") continue;
+    for (const Group& other : groups) {
+      if (other.implementation == "spml" || other.loss != ours.loss || other.dataset != ours.dataset ||
+          other.arch != ours.arch)
+        continue;
+      const double difference = ours.mean - other.mean;
+      const bool both_spread = std::isfinite(ours.std) && std::isfinite(other.std);
+      const double se = both_spread ? std::sqrt(ours.std * ours.std / double(ours.values.size()) +
+                                                other.std * other.std / double(other.values.size()))
+                                    : kNaN;
+      rows += markdown_row({cell_text(ours.loss), cell_text(ours.dataset), cell_text(ours.arch),
+                            mean_std_text(ours.mean, ours.std) + " (" + std::to_string(ours.values.size()) + ")",
+                            cell_text(other.implementation) + ": " + mean_std_text(other.mean, other.std) + " (" +
+                                std::to_string(other.values.size()) + ")",
+                            signed_two_decimals(difference) + (both_spread ? " ± " + two_decimals(se) : ""),
+                            both_spread && se > 0 ? two_decimals(std::fabs(difference) / se) : "-"});
+    }
+  }
+  if (rows.empty()) return "";
+  return markdown_row(
+             {"loss", "data set", "arch", "spml (n)", "other (n)", "difference ± SE", "\\|difference\\| / SE"}) +
+         "|---|---|---|---:|---:|---:|---:|\n" + rows;
 }
 
 PlotPanel val_map_panel(const std::vector<RunSummary>& runs) {

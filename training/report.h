@@ -21,6 +21,9 @@ struct EpochMetrics {
 struct RunSummary {
   std::string dir, name;  // name: the folder's last path component
   std::string dataset, arch, loss;
+  // Who trained it: test.json's (else run.json's) "implementation", e.g. "pytorch-reference"
+  // (scripts/torch_reference_train.py); "spml" when neither says.
+  std::string implementation = "spml";
   int epochs = 0;  // planned
   int64_t seed = 0;
   std::vector<EpochMetrics> epochs_done;  // in file order
@@ -52,6 +55,24 @@ std::string runs_markdown_table(const std::vector<RunSummary>& runs);
 // with the sample standard deviation (n - 1) over the group's runs (seeds), only the mean when n = 1; rows by
 // mean test mAP descending (ties keep first-seen order). Runs without a test mAP are left out.
 std::string runs_by_loss_markdown_table(const std::vector<RunSummary>& runs);
+
+// With runs of more than one implementation, the runs table gains an "implementation" column and the by-loss table
+// groups by (implementation, data set, arch, loss).
+bool has_several_implementations(const std::vector<RunSummary>& runs);
+
+// The paired difference loss_a - loss_b of test mAP: per (implementation, data set, arch), the seeds where both
+// losses finished, one row per group:
+//   | implementation | data set | arch | n | <a> - <b> per seed | mean ± std |
+// per seed as "+2.61 (s0)", the sample std (n - 1), only the mean when n = 1. "" when no seed has both.
+std::string paired_difference_markdown_table(const std::vector<RunSummary>& runs, const std::string& loss_a,
+                                             const std::string& loss_b);
+
+// Implementations compared: for each (data set, arch, loss) with finished "spml" runs and runs of another
+// implementation, one row per other implementation:
+//   | loss | data set | arch | spml (n) | <other> (n) | difference | |difference| / SE |
+// mean ± std per side, the difference of means spml - other with its standard error
+// SE = sqrt(s_a^2 / n_a + s_b^2 / n_b) ("-" when a side has fewer than 2 runs). "" when nothing compares.
+std::string implementation_difference_markdown_table(const std::vector<RunSummary>& runs);
 
 // "val mAP per epoch": one series per run (label: the run name, x: epoch, y: val mAP), in the given order; a run
 // without finished epochs is an empty series (in the legend, no line).
