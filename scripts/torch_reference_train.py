@@ -13,13 +13,25 @@
 #   build-cpu/bin/spml-report runs/torch-ref/*
 # Defaults are spml-train's for --dataset (fashion-mosaic: resnet18 from random init, 64 px, batch 32, lr 3e-4,
 # head x10, 6 epochs, GR beta [0,2,-2,-2], alpha [0.5,2,0.8,0.5], q2q3 [0.01,1]).
+#
+# Controlled comparison (both implementations from the identical initial weights, sample order and flips):
+# --save-init writes the seeded initial state as safetensors (torchvision keys) and --save-order every epoch's
+# order and per-row flips (framework/data/sample_schedule.h's "spml-order-1"), both before training, and this run
+# uses exactly them; spml-train (or this script, via --init-weights/--order-file) then replays them:
+#   /usr/bin/python3 scripts/torch_reference_train.py --data D --out R/torch --loss gr --seed 0 \
+#       --save-init R/init.safetensors --save-order R/order.json
+#   build-cpu/bin/spml-train --data D --out R/spml --loss gr --weights R/init.safetensors --order-file R/order.json
+# (add the same --epochs/--batch-size/--max-train/--threads to both). The two still differ in their kernels'
+# float32 rounding, so they agree closely but not bit for bit.
 import argparse
 import copy
 import datetime
+import hashlib
 import io
 import json
 import os
 import platform
+import struct
 import sys
 import time
 
@@ -28,6 +40,9 @@ import PIL
 import torch
 import torchvision
 from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export_torchvision_weights import write_safetensors  # noqa: E402
 
 # spml-train's per-dataset table (training/train_config.cpp and losses/schedule.cpp): classes, arch, epochs,
 # batch, lr, image size, GR (beta, alpha, q2q3). Only the keys that a GR or AN run uses.
@@ -79,6 +94,178 @@ def write_npy_atomic(path, array):
     buf = io.BytesIO()
     np.save(buf, array)
     write_atomic(path, buf.getvalue())
+
+
+# ---------------------------------------------------------------------------------------------------------- order files
+ORDER_FORMAT = "spml-order-1"
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def read_order_file(path):
+    """Reads and checks an order file as framework/data/sample_schedule.cpp does: the format tag, a non-negative
+    size, a non-empty list of epochs, each with an "order" that is a permutation of [0, size) and a "flip" of size
+    0/1 entries (by dataset row). Returns (size, [(order int64 array, flip bool array by row), ...])."""
+    try:
+        with open(path, "rb") as f:
+            j = json.loads(f.read().decode("utf-8"))
+    except OSError as e:
+        raise SystemExit("order file %s: cannot be read (%s)" % (path, e.strerror or e))
+    except ValueError as e:
+        raise SystemExit("order file %s: not valid JSON (%s)" % (path, e))
+    if not isinstance(j, dict) or j.get("format") != ORDER_FORMAT:
+        raise SystemExit('order file %s: expected a JSON object with "format": "%s"' % (path, ORDER_FORMAT))
+    size = j.get("size")
+    if not _is_int(size) or size < 0:
+        raise SystemExit('order file %s: "size" must be a non-negative integer' % path)
+    epochs = j.get("epochs")
+    if not isinstance(epochs, list) or not epochs:
+        raise SystemExit('order file %s: "epochs" must be a non-empty array' % path)
+    schedule = []
+    for epoch, e in enumerate(epochs, start=1):
+        if not (isinstance(e, dict) and isinstance(e.get("order"), list) and isinstance(e.get("flip"), list)):
+            raise SystemExit('order file %s: epoch %d must be an object with arrays "order" and "flip"' % (path, epoch))
+        order, flip = e["order"], e["flip"]
+        if len(order) != size or len(flip) != size:
+            raise SystemExit("order file %s: epoch %d has %d order and %d flip entries, expected size %d"
+                             % (path, epoch, len(order), len(flip), size))
+        seen = np.zeros(size, dtype=bool)
+        for v in order:
+            if not _is_int(v):
+                raise SystemExit("order file %s: epoch %d: order entry %s is not an integer"
+                                 % (path, epoch, json.dumps(v)))
+            if not (0 <= v < size) or seen[v]:
+                raise SystemExit("order file %s: epoch %d: order is not a permutation of [0, %d) (entry %d out of "
+                                 "range or repeated)" % (path, epoch, size, v))
+            seen[v] = True
+        for v in flip:
+            if not (_is_int(v) and v in (0, 1)):
+                raise SystemExit("order file %s: epoch %d: flip entry %s is not 0 or 1" % (path, epoch, json.dumps(v)))
+        schedule.append((np.asarray(order, dtype=np.int64), np.asarray(flip, dtype=np.int64) == 1))
+    return size, schedule
+
+
+def check_order_file(path, size, schedule, n_train, epochs):
+    """check_sample_schedule: the file fits the train split (after --max-train) and covers --epochs epochs."""
+    if size != n_train:
+        raise SystemExit("--order-file %s was made for %d training rows, but the train split has %d"
+                         % (path, size, n_train))
+    if len(schedule) < epochs:
+        raise SystemExit("--order-file %s covers %d epochs, but %d are to be trained" % (path, len(schedule), epochs))
+
+
+def seeded_schedule(n, epochs, seed):
+    """The script's own streams, all epochs drawn up front (each generator is used only here, so this is the same
+    sequence of draws as drawing epoch by epoch): per epoch a randperm of the shuffle generator, then n uniform
+    draws of the flip generator, draw k deciding the image at position k. The flips are returned by row
+    (flip[order[k]] = draw k), the order file's form, which mirrors exactly the same images."""
+    shuffle_gen = torch.Generator().manual_seed(seed)
+    flip_gen = torch.Generator().manual_seed(seed + FLIP_SEED_OFFSET)
+    schedule = []
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=shuffle_gen).numpy().astype(np.int64)
+        by_position = (torch.rand(n, generator=flip_gen) < 0.5).numpy()
+        flip = np.zeros(n, dtype=bool)
+        flip[order] = by_position
+        schedule.append((order, flip))
+    return schedule
+
+
+def write_order_file(path, schedule):
+    epochs = [{"order": [int(i) for i in order], "flip": [int(f) for f in flip]} for order, flip in schedule]
+    write_atomic(path, json.dumps({"format": ORDER_FORMAT, "size": len(schedule[0][0]), "epochs": epochs},
+                                  separators=(",", ":")) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------------------- weights
+SAFETENSORS_DTYPES = {"F32": (np.dtype("<f4"), torch.float32), "F64": (np.dtype("<f8"), torch.float64),
+                      "I64": (np.dtype("<i8"), torch.int64)}
+
+
+def read_safetensors_file(path):
+    """A small safetensors reader: 8-byte little-endian header length, a JSON header {name: {dtype, shape,
+    data_offsets}} with an optional "__metadata__", then the raw data. F32, F64 and I64 only. Returns
+    ({name: tensor}, metadata)."""
+    try:
+        with open(path, "rb") as f:
+            blob = f.read()
+    except OSError as e:
+        raise SystemExit("--init-weights %s: cannot be read (%s)" % (path, e.strerror or e))
+    if len(blob) < 8:
+        raise SystemExit("--init-weights %s: not a safetensors file (%d bytes)" % (path, len(blob)))
+    (n,) = struct.unpack("<Q", blob[:8])
+    if n > len(blob) - 8:
+        raise SystemExit("--init-weights %s: header length %d exceeds the file's %d bytes" % (path, n, len(blob)))
+    try:
+        header = json.loads(blob[8:8 + n].decode("utf-8"))
+    except ValueError as e:
+        raise SystemExit("--init-weights %s: the header is not valid JSON (%s)" % (path, e))
+    if not isinstance(header, dict):
+        raise SystemExit("--init-weights %s: the header is not a JSON object" % path)
+    metadata = header.pop("__metadata__", None) or {}
+    data = memoryview(blob)[8 + n:]
+    tensors = {}
+    for key, info in header.items():
+        where = "--init-weights %s: tensor '%s'" % (path, key)
+        if not (isinstance(info, dict) and isinstance(info.get("shape"), list)
+                and isinstance(info.get("data_offsets"), list) and len(info["data_offsets"]) == 2
+                and all(_is_int(v) and v >= 0 for v in info["shape"] + info["data_offsets"])):
+            raise SystemExit("%s: expected {dtype, shape, data_offsets}, got %s" % (where, json.dumps(info)))
+        if info.get("dtype") not in SAFETENSORS_DTYPES:
+            raise SystemExit("%s: dtype %s is not supported here (%s)"
+                             % (where, info.get("dtype"), ", ".join(SAFETENSORS_DTYPES)))
+        np_dtype, torch_dtype = SAFETENSORS_DTYPES[info["dtype"]]
+        begin, end = info["data_offsets"]
+        count = int(np.prod(info["shape"], dtype=np.int64))
+        if not (begin <= end <= len(data)) or end - begin != count * np_dtype.itemsize:
+            raise SystemExit("%s: data_offsets [%d, %d] do not hold %s %s in %d data bytes"
+                             % (where, begin, end, info["dtype"], info["shape"], len(data)))
+        a = np.frombuffer(data[begin:end], dtype=np_dtype).astype(np_dtype.newbyteorder("="))  # a writable copy
+        tensors[key] = torch.from_numpy(a).to(torch_dtype).reshape(info["shape"])
+    return tensors, metadata
+
+
+def load_init_weights(model, path):
+    """Loads the parameters and BatchNorm buffers from path, strictly: every model key present (num_batches_tracked
+    may be missing: the model's own 0 stays), no other key (a stray num_batches_tracked is ignored), the same
+    shapes; floating tensors are cast to the model's dtype, integer ones must stay integer. Checks everything
+    before changing the model."""
+    tensors, _ = read_safetensors_file(path)
+    own = model.state_dict()
+    optional = lambda k: k.rsplit(".", 1)[-1] == "num_batches_tracked"  # noqa: E731
+    missing = [k for k in own if k not in tensors and not optional(k)]
+    extra = [k for k in tensors if k not in own and not optional(k)]
+    if missing:
+        raise SystemExit("--init-weights %s: %d model key(s) missing from the file: %s"
+                         % (path, len(missing), ", ".join(missing)))
+    if extra:
+        raise SystemExit("--init-weights %s: %d key(s) the %s model does not have: %s"
+                         % (path, len(extra), type(model).__name__, ", ".join(extra)))
+    state = {}
+    for key, target in own.items():
+        if key not in tensors:
+            state[key] = target.clone()
+            continue
+        src = tensors[key]
+        if tuple(src.shape) != tuple(target.shape):
+            raise SystemExit("--init-weights %s: key '%s' has shape %s in the file but the model expects %s"
+                             % (path, key, list(src.shape), list(target.shape)))
+        if src.is_floating_point() != target.is_floating_point():
+            raise SystemExit("--init-weights %s: key '%s' has dtype %s in the file but the model expects %s"
+                             % (path, key, src.dtype, target.dtype))
+        state[key] = src.to(target.dtype)
+    model.load_state_dict(state, strict=True)
+    return sum(1 for k in own if k not in tensors)
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------------------- data
@@ -272,6 +459,18 @@ def parse_args(argv):
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
     parser.add_argument("--max-train", type=int, default=0, help="keep the first N train rows after the split")
     parser.add_argument("--linear-init", type=int, default=0, help="epochs with the backbone frozen")
+    parser.add_argument("--order-file", default="", metavar="FILE",
+                        help="every epoch's sample order and flips from this JSON order file (spml-train's "
+                             "--order-file format) instead of the seeded generators")
+    parser.add_argument("--save-order", default="", metavar="FILE",
+                        help="write the order and flips the seeded generators give this run (all --epochs epochs) "
+                             "as an order file before training")
+    parser.add_argument("--init-weights", default="", metavar="FILE",
+                        help="initial model state (parameters and BatchNorm buffers, torchvision keys) from this "
+                             "safetensors file instead of the seeded random init (spml-train's --weights)")
+    parser.add_argument("--save-init", default="", metavar="FILE",
+                        help="write the seeded initial model state as safetensors before training "
+                             "(for spml-train --weights)")
     args = parser.parse_args(argv)
     d = DATASETS[args.dataset]
     for key in ("epochs", "batch_size", "lr", "image_size", "arch"):
@@ -284,7 +483,11 @@ def parse_args(argv):
               (args.lr_mult > 0 and np.isfinite(args.lr_mult), "--lr-mult must be positive"),
               (16 <= args.image_size <= 4096, "--image-size must be in [16, 4096]"),
               (args.threads >= 0, "--threads must be >= 0"), (args.max_train >= 0, "--max-train must be >= 0"),
-              (args.seed >= 0, "--seed must be >= 0")]
+              (args.seed >= 0, "--seed must be >= 0"),
+              (not (args.order_file and args.save_order),
+               "--save-order writes the seeded order: it cannot be combined with --order-file"),
+              (not (args.init_weights and args.save_init),
+               "--save-init writes the seeded init: it cannot be combined with --init-weights")]
     for ok, message in checks:
         if not ok:
             parser.error(message)
@@ -294,14 +497,15 @@ def parse_args(argv):
 def config_json(args):
     """config.json in spml-train's TrainConfig form (keys = its flag names with underscores), so spml-report reads
     it and `spml-train --config RUNDIR/config.json` would run the same settings in the project."""
-    beta, alpha, q2q3 = DATASETS[args.dataset]["gr"]
-    return {"dataset": args.dataset, "data": args.data, "images": "", "arch": args.arch, "width": 64, "weights": "",
-            "loss": args.loss, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-            "lr_mult": args.lr_mult, "linear_init": args.linear_init, "beta": beta, "alpha": alpha, "q2q3": q2q3,
-            "expected_pos": DATASETS[args.dataset]["expected_pos"], "em_alpha": DATASETS[args.dataset]["em_alpha"],
+    d = DATASETS[args.dataset]
+    beta, alpha, q2q3 = d["gr"]
+    return {"dataset": args.dataset, "data": args.data, "images": "", "arch": args.arch, "width": 64,
+            "weights": args.init_weights, "loss": args.loss, "epochs": args.epochs, "batch_size": args.batch_size,
+            "lr": args.lr, "lr_mult": args.lr_mult, "linear_init": args.linear_init, "beta": beta, "alpha": alpha,
+            "q2q3": q2q3, "expected_pos": d["expected_pos"], "em_alpha": d["em_alpha"],
             "image_size": args.image_size, "device": "cpu", "seed": args.seed, "out": args.out,
             "deterministic": False, "threads": args.threads, "workers": 0, "max_train": args.max_train,
-            "cpu_kernels": ""}
+            "cpu_kernels": "", "order_file": args.order_file}
 
 
 def write_epoch_files(out, history):
@@ -319,12 +523,6 @@ def main(argv=None):
     if os.path.exists(os.path.join(args.out, "test.json")):
         raise SystemExit("--out %s already holds a finished run (test.json): choose another --out" % args.out)
     torch.set_num_threads(args.threads if args.threads > 0 else (os.cpu_count() or 1))
-    os.makedirs(args.out, exist_ok=True)
-    if os.path.exists(os.path.join(args.out, "config.json")):
-        log("note: %s holds an unfinished run: starting it again from scratch" % args.out)
-    for stale in ("metrics.jsonl", "metrics.csv"):  # an unfinished earlier attempt's history is not this run's
-        if os.path.exists(os.path.join(args.out, stale)):
-            os.remove(os.path.join(args.out, stale))
 
     # ---- data: the 80/20 split of formatted_train, test = formatted_val, --max-train after the split
     parts, image_root, class_names, data_name = load_preformatted(args.data)
@@ -339,15 +537,53 @@ def main(argv=None):
         train_rows = train_rows[: args.max_train]
     if len(train_rows) == 0 or len(val_rows) == 0 or len(test_paths) == 0:
         raise SystemExit("--data %s: the train, val and test splits must not be empty" % args.data)
+    n_train = len(train_rows)
 
+    # ---- every epoch's order and flips (by row): the order file's, or the seeded generators'. Read and checked
+    # before anything is written into the run folder, so a bad order file leaves no half-made run.
+    if args.order_file:
+        size, schedule = read_order_file(args.order_file)
+        check_order_file(args.order_file, size, schedule, n_train, args.epochs)
+        schedule = schedule[: args.epochs]
+    else:
+        schedule = seeded_schedule(n_train, args.epochs, args.seed)
+
+    # ---- model: torchvision ResNet from its seeded random init, or the state in --init-weights
+    torch.manual_seed(args.seed)
+    model = getattr(torchvision.models, args.arch)(num_classes=classes)
+    weights_sha256 = ""
+    if args.init_weights:
+        kept = load_init_weights(model, args.init_weights)
+        weights_sha256 = sha256_file(args.init_weights)
+        log("weights: %s (sha256 %s)%s" % (args.init_weights, weights_sha256,
+                                           ", %d num_batches_tracked absent (0 kept)" % kept if kept else ""))
+
+    os.makedirs(args.out, exist_ok=True)
+    if os.path.exists(os.path.join(args.out, "config.json")):
+        log("note: %s holds an unfinished run: starting it again from scratch" % args.out)
+    for stale in ("metrics.jsonl", "metrics.csv"):  # an unfinished earlier attempt's history is not this run's
+        if os.path.exists(os.path.join(args.out, stale)):
+            os.remove(os.path.join(args.out, stale))
     config = config_json(args)
     write_json_atomic(os.path.join(args.out, "config.json"), config)
     record = {"implementation": "pytorch-reference", "config": config, "torch": torch.__version__,
               "torchvision": torchvision.__version__, "numpy": np.__version__, "pillow": PIL.__version__,
               "python": platform.python_version(), "device": "cpu", "threads": torch.get_num_threads(),
-              "random_init": True, "command": [sys.executable] + sys.argv,
+              "random_init": not args.init_weights, "weights": args.init_weights, "weights_sha256": weights_sha256,
+              "order_file": args.order_file, "save_order": args.save_order, "save_init": args.save_init,
+              "command": [sys.executable] + sys.argv,
               "started": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")}
     write_json_atomic(os.path.join(args.out, "run.json"), record)
+    for path in (args.save_order, args.save_init):
+        if path and os.path.dirname(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+    if args.save_order:  # exactly what this run then uses
+        write_order_file(args.save_order, schedule)
+        log("order: %d epochs of %d rows written to %s" % (len(schedule), n_train, args.save_order))
+    if args.save_init:
+        write_safetensors(args.save_init, {k: v.detach().clone() for k, v in model.state_dict().items()},
+                          {"source": "torch_reference_train.py", "arch": args.arch, "seed": args.seed})
+        log("init: the seeded initial state written to %s" % args.save_init)
 
     decode_start = time.perf_counter()
     needed = np.union1d(train_rows, val_rows)  # decode only what the run uses (--max-train cuts the train rows)
@@ -360,28 +596,25 @@ def main(argv=None):
     decode_seconds = time.perf_counter() - decode_start
     train_obs = torch.from_numpy(train_observed[train_rows])
     val_labels = train_labels[val_rows]
-    n_train = len(train_rows)
     log("data: %s (%s): %d train / %d val / %d test images, %d classes%s; decoded in %.1f s"
         % (args.data, data_name, n_train, len(val_rows), len(test_paths), classes,
            " (train cut to --max-train %d)" % args.max_train if args.max_train > 0 else "", decode_seconds))
 
-    # ---- model and optimiser: torchvision ResNet from random init; Adam, backbone at lr, head fc at lr x lr_mult
-    torch.manual_seed(args.seed)
-    model = getattr(torchvision.models, args.arch)(num_classes=classes)
+    # ---- optimiser: Adam, backbone at lr, head fc at lr x lr_mult
     head = list(model.fc.parameters())
     head_ids = {id(p) for p in head}
     backbone = [p for p in model.parameters() if id(p) not in head_ids]
     adam = torch.optim.Adam([{"params": backbone, "lr": args.lr}, {"params": head, "lr": args.lr * args.lr_mult}],
                             betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
     beta, alpha, q2q3 = DATASETS[args.dataset]["gr"]
-    shuffle_gen = torch.Generator().manual_seed(args.seed)
-    flip_gen = torch.Generator().manual_seed(args.seed + FLIP_SEED_OFFSET)
     normalise = Normaliser()
     steps = (n_train + args.batch_size - 1) // args.batch_size  # drop_last False
     log("training %s (torchvision %s, torch %s, %d threads) with loss %s: %d epochs x %d steps of %d, lr %g "
-        "(head x%g), linear_init %d, random init seed %d"
+        "(head x%g), linear_init %d, %s, %s"
         % (args.arch, torchvision.__version__, torch.__version__, torch.get_num_threads(), args.loss, args.epochs,
-           steps, args.batch_size, args.lr, args.lr_mult, args.linear_init, args.seed))
+           steps, args.batch_size, args.lr, args.lr_mult, args.linear_init,
+           "init from %s" % args.init_weights if args.init_weights else "random init seed %d" % args.seed,
+           "order file %s" % args.order_file if args.order_file else "seeded order and flips (seed %d)" % args.seed))
 
     history, best_val, best_epoch, best_state, stopped_early = [], None, 0, None, False
     for epoch in range(1, args.epochs + 1):
@@ -392,13 +625,13 @@ def main(argv=None):
         model.train()  # BatchNorm statistics update during linear_init too
         params = gr_schedule(epoch, args.epochs, args.linear_init, beta, alpha, q2q3)
         phases = dict(data=0.0, forward=0.0, loss=0.0, backward=0.0, optimizer=0.0, eval=0.0)
-        order = torch.randperm(n_train, generator=shuffle_gen)
-        flips = torch.rand(n_train, generator=flip_gen) < 0.5  # one decision per position in the epoch's order
+        order = torch.from_numpy(schedule[epoch - 1][0])
+        flips = torch.from_numpy(schedule[epoch - 1][1])  # by dataset row, as in the order file
         loss_sum, train_start = 0.0, time.perf_counter()
         for step in range(steps):
             t0 = time.perf_counter()
             idx = order[step * args.batch_size: (step + 1) * args.batch_size]
-            x = normalise(train_u8[idx], flips[step * args.batch_size: step * args.batch_size + len(idx)])
+            x = normalise(train_u8[idx], flips[idx])
             y = train_obs[idx]
             t1 = time.perf_counter()
             logits = model(x)
