@@ -55,7 +55,9 @@ phase_build() {
 phase_test() {
   local jobs="${SPML_CTEST_JOBS:-$((JOBS / 2 > 0 ? JOBS / 2 : 1))}"
   export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
-  echo "+ OMP_NUM_THREADS=$OMP_NUM_THREADS ctest --test-dir $BUILD --output-on-failure --timeout 120 -j $jobs"
+  # A CUDA test that would skip (no device, driver too old, a build without the backend) fails instead.
+  export SPML_REQUIRE_CUDA=1
+  echo "+ SPML_REQUIRE_CUDA=1 OMP_NUM_THREADS=$OMP_NUM_THREADS ctest --test-dir $BUILD --output-on-failure --timeout 120 -j $jobs"
   ctest --test-dir "$BUILD" --output-on-failure --timeout 120 -j "$jobs"
 }
 

@@ -2,6 +2,8 @@
 // caching allocator. Every test skips with "no CUDA device" where none is present.
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <cstdlib>
 #include <functional>
 
 #include "framework/autograd/autograd.h"
@@ -169,6 +171,35 @@ TEST(CudaAllocator, ReusesFreedBlocksAndReportsStats) {
   cuda::empty_cache();
   EXPECT_EQ(cuda::allocator_stats(0).reserved_bytes, cuda::allocator_stats(0).allocated_bytes);
   EXPECT_ERROR_CONTAINS(Tensor::empty({int64_t(1) << 50}, DType::Float32, kCuda), "out of memory", "MiB");
+}
+
+// SPML_REQUIRE_CUDA=1 turns every CUDA test that would skip into a failure: run the suite's CUDA tests in a child
+// process on a machine without a GPU (here) and count them. The convention this relies on: every test that needs
+// a GPU has "Cuda" in its suite or test name and calls SPML_SKIP_WITHOUT_CUDA (tests/test_util.h).
+TEST(CudaRequirement, RequireCudaTurnsSkipsIntoFailures) {
+  if (cuda::is_available()) GTEST_SKIP() << "a CUDA device is present (the requirement is met)";
+  const std::string binary = std::string(SPML_BIN_DIR) + "/spml_tests";
+  const std::string filter = " --gtest_filter='*Cuda*:-CudaRequirement.*:*WithoutGpu*:*CudaDeviceWithoutGpu*'";
+  const test::CommandResult required = test::run_command("SPML_REQUIRE_CUDA=1 " + binary + filter);
+  EXPECT_NE(required.exit_code, 0) << required.out;
+  EXPECT_NE(required.out.find("SPML_REQUIRE_CUDA=1 but CUDA is unavailable: "), std::string::npos) << required.out;
+  EXPECT_EQ(required.out.find("[  SKIPPED ]"), std::string::npos) << "a CUDA test still skipped";
+  const test::CommandResult plain = test::run_command("SPML_REQUIRE_CUDA=0 " + binary + filter);
+  EXPECT_EQ(plain.exit_code, 0) << plain.out;
+  // The same tests: as many fail when CUDA is required as skip without it (gtest's summary lines).
+  const auto listed = [](const std::string& text, const std::string& tag) -> long {
+    for (std::size_t at = text.find(tag); at != std::string::npos; at = text.find(tag, at + 1)) {
+      const std::size_t number = at + tag.size();
+      if (number < text.size() && std::isdigit(static_cast<unsigned char>(text[number])))
+        return std::strtol(text.c_str() + number, nullptr, 10);  // "[  SKIPPED ] 21 tests, listed below:"
+    }
+    return -1;
+  };
+  const long failed = listed(required.out, "[  FAILED  ] "), skipped = listed(plain.out, "[  SKIPPED ] ");
+  EXPECT_GT(skipped, 20);
+  EXPECT_EQ(failed, skipped) << required.out << plain.out;
+  std::printf("[cuda-requirement] %ld CUDA tests skip without a GPU; all %ld fail under SPML_REQUIRE_CUDA=1\n", skipped,
+              failed);
 }
 
 }  // namespace

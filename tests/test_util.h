@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -77,9 +78,22 @@ inline CommandResult run_command(const std::string& command, const std::string& 
 
 }  // namespace spml::test
 
-#define SPML_SKIP_WITHOUT_CUDA()                                         \
-  do {                                                                   \
-    if (!::spml::cuda::is_available()) GTEST_SKIP() << "no CUDA device"; \
+namespace spml::test {
+// SPML_REQUIRE_CUDA=1 (set by scripts/gpu-check.sh): a CUDA test that would skip fails instead, so a GPU run
+// cannot pass with its CUDA tests skipped (old driver, invisible GPU, a build without the backend).
+inline bool cuda_required() {
+  const char* value = std::getenv("SPML_REQUIRE_CUDA");
+  return value != nullptr && std::string(value) == "1";
+}
+}  // namespace spml::test
+
+#define SPML_SKIP_WITHOUT_CUDA()                                                                         \
+  do {                                                                                                   \
+    if (!::spml::cuda::is_available()) {                                                                 \
+      if (::spml::test::cuda_required())                                                                 \
+        FAIL() << "SPML_REQUIRE_CUDA=1 but CUDA is unavailable: " << ::spml::cuda::unavailable_reason(); \
+      GTEST_SKIP() << "no CUDA device (" << ::spml::cuda::unavailable_reason() << ")";                   \
+    }                                                                                                    \
   } while (0)
 
 // The message of the spml::Error thrown by `statement` contains every given fragment.
