@@ -181,6 +181,27 @@ TEST(TrainConfigTest, StreamSeedsDefaultToTheSeed) {
   EXPECT_EQ(make_model(c, 4)->state_dict().at("fc.weight").dtype(), DType::Float64);
 }
 
+TEST(TrainConfigTest, LoaderOptionsFollowTheStreamSeedsAndNoFlip) {
+  TrainConfig c = toy_config("/tmp/x");
+  c.seed = 4;
+  data::LoaderOptions o = train_loader_options(c, Device::cpu());
+  EXPECT_TRUE(o.shuffle);
+  EXPECT_TRUE(o.flip);
+  EXPECT_FALSE(o.drop_last);
+  EXPECT_EQ(o.seed, 4u);
+  EXPECT_EQ(o.flip_seed, 4);
+  EXPECT_EQ(o.batch_size, c.batch_size);
+  c.order_seed = 11;
+  c.flip_seed = 12;
+  c.no_flip = true;
+  o = train_loader_options(c, Device::cpu());
+  EXPECT_EQ(o.seed, 11u);
+  EXPECT_EQ(o.flip_seed, 12);
+  EXPECT_FALSE(o.flip);
+  auto schedule = std::make_shared<data::SampleSchedule>();
+  EXPECT_EQ(train_loader_options(c, Device::cpu(), schedule).schedule, schedule);
+}
+
 TEST(TrainingTest, EarlyStopRuleIsMoreThanTwoPoints) {
   EXPECT_FALSE(should_stop_early(72.0, 70.0));  // exactly 2 points: go on
   EXPECT_TRUE(should_stop_early(72.0, 69.99));

@@ -285,6 +285,21 @@ std::shared_ptr<models::ResNet> make_model(const TrainConfig& config, int64_t nu
   return std::make_shared<models::ResNet>(rc);
 }
 
+data::LoaderOptions train_loader_options(const TrainConfig& config, Device device,
+                                         std::shared_ptr<const data::SampleSchedule> schedule) {
+  data::LoaderOptions options;
+  options.batch_size = config.batch_size;
+  options.image_size = config.image_size;
+  options.shuffle = true;
+  options.flip = !config.no_flip;
+  options.seed = stream_seed(config, config.order_seed);
+  options.flip_seed = int64_t(stream_seed(config, config.flip_seed));
+  options.schedule = std::move(schedule);
+  options.workers = config.workers;
+  options.device = device;
+  return options;
+}
+
 SplitEvaluation evaluate_split(models::ResNet& net, const data::MultiLabelSplit& split, const std::string& image_root,
                                const TrainConfig& config, Device device) {
   NvtxRange range("eval");
@@ -420,17 +435,7 @@ TrainOutcome run_training(const TrainConfig& config, bool resume, const TrainCal
     io::write_file_atomic(record_path, run_record(config, device, weights_sha256, callbacks).dump(2) + "\n");
   }
 
-  data::LoaderOptions train_options;
-  train_options.batch_size = config.batch_size;
-  train_options.image_size = config.image_size;
-  train_options.shuffle = true;
-  train_options.flip = !config.no_flip;
-  train_options.seed = stream_seed(config, config.order_seed);
-  train_options.flip_seed = int64_t(stream_seed(config, config.flip_seed));
-  train_options.schedule = schedule;
-  train_options.workers = config.workers;
-  train_options.device = device;
-  data::DataLoader train_loader(dataset.train, dataset.image_root, train_options);
+  data::DataLoader train_loader(dataset.train, dataset.image_root, train_loader_options(config, device, schedule));
   const int64_t steps = train_loader.batches_per_epoch();
   const bool tty = callbacks.progress_on_tty && isatty(fileno(stderr)) != 0;
   const std::string title = config.loss + " seed " + std::to_string(config.seed);

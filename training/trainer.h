@@ -20,6 +20,7 @@
 
 #include "framework/core/tensor.h"
 #include "framework/data/dataset.h"
+#include "framework/data/loader.h"
 #include "framework/metrics/average_precision.h"
 #include "models/resnet.h"
 #include "training/train_config.h"
@@ -95,6 +96,12 @@ data::MultiLabelDataset load_training_data(const TrainConfig& config,
 
 // A ResNet for the configuration's architecture, width, seed and the data set's class count (random init).
 std::shared_ptr<models::ResNet> make_model(const TrainConfig& config, int64_t num_classes);
+
+// The training loader of a configuration: shuffled, the order from order_seed, flips from flip_seed unless
+// no_flip (each seed falling back to `seed`), the last partial batch kept; `schedule` (an order file) replaces
+// order and flips when set.
+data::LoaderOptions train_loader_options(const TrainConfig& config, Device device,
+                                         std::shared_ptr<const data::SampleSchedule> schedule = nullptr);
 
 struct SplitEvaluation {
   metrics::MapResult map;
