@@ -74,18 +74,38 @@ def write_safetensors(path, tensors, metadata):
 
 
 def read_safetensors(path):
-    """A minimal reader (for verification): returns (tensors, metadata)."""
+    """A minimal, checking reader: returns (tensors, metadata). A file that is not safetensors (short, a header
+    length past the end, a header that is not a JSON object, an entry without dtype/shape/data_offsets, offsets
+    that do not hold the shape, an unknown dtype) raises ValueError naming the tensor."""
     names = {v: k for k, v in DTYPES.items()}
     with open(path, "rb") as f:
         blob = f.read()
+    if len(blob) < 8:
+        raise ValueError("not a safetensors file (%d bytes)" % len(blob))
     (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n].decode("utf-8"))
-    meta = header.pop("__metadata__", {})
+    if n > len(blob) - 8:
+        raise ValueError("header length %d exceeds the file's %d bytes" % (n, len(blob)))
+    header = json.loads(blob[8:8 + n].decode("utf-8"))  # ValueError when not JSON
+    if not isinstance(header, dict):
+        raise ValueError("the header is not a JSON object")
+    meta = header.pop("__metadata__", None) or {}
     buf = blob[8 + n:]
     out = {}
     for key, info in header.items():
-        b, e = info["data_offsets"]
+        ok = (isinstance(info, dict) and isinstance(info.get("shape"), list)
+              and isinstance(info.get("data_offsets"), list) and len(info["data_offsets"]) == 2
+              and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                      for v in info["shape"] + info["data_offsets"]))
+        if not ok:
+            raise ValueError("tensor '%s': expected {dtype, shape, data_offsets}, got %s" % (key, json.dumps(info)))
+        if info.get("dtype") not in names:
+            raise ValueError("tensor '%s': unsupported dtype %s (%s)" % (key, info.get("dtype"), ", ".join(names)))
         dtype = names[info["dtype"]]
+        b, e = info["data_offsets"]
+        expected = math.prod(info["shape"]) * torch.empty(0, dtype=dtype).element_size()
+        if not (b <= e <= len(buf)) or e - b != expected:
+            raise ValueError("tensor '%s': data_offsets [%d, %d] do not hold %s %s in %d data bytes"
+                             % (key, b, e, info["dtype"], info["shape"], len(buf)))
         raw = bytearray(buf[b:e])
         load = {torch.bfloat16: torch.int16, torch.bool: torch.uint8}.get(dtype, dtype)
         t = torch.frombuffer(raw, dtype=load) if raw else torch.empty(0, dtype=load)

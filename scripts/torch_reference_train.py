@@ -31,7 +31,6 @@ import io
 import json
 import os
 import platform
-import struct
 import sys
 import time
 
@@ -42,7 +41,7 @@ import torchvision
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export_torchvision_weights import write_safetensors  # noqa: E402
+from export_torchvision_weights import read_safetensors, write_safetensors  # noqa: E402
 
 # spml-train's per-dataset table (training/train_config.cpp and losses/schedule.cpp): classes, arch, epochs,
 # batch, lr, image size, GR (beta, alpha, q2q3). Only the keys that a GR or AN run uses.
@@ -180,59 +179,17 @@ def write_order_file(path, schedule):
 
 
 # ---------------------------------------------------------------------------------------------------------- weights
-SAFETENSORS_DTYPES = {"F32": (np.dtype("<f4"), torch.float32), "F64": (np.dtype("<f8"), torch.float64),
-                      "I64": (np.dtype("<i8"), torch.int64)}
-
-
-def read_safetensors_file(path):
-    """A small safetensors reader: 8-byte little-endian header length, a JSON header {name: {dtype, shape,
-    data_offsets}} with an optional "__metadata__", then the raw data. F32, F64 and I64 only. Returns
-    ({name: tensor}, metadata)."""
-    try:
-        with open(path, "rb") as f:
-            blob = f.read()
-    except OSError as e:
-        raise SystemExit("--init-weights %s: cannot be read (%s)" % (path, e.strerror or e))
-    if len(blob) < 8:
-        raise SystemExit("--init-weights %s: not a safetensors file (%d bytes)" % (path, len(blob)))
-    (n,) = struct.unpack("<Q", blob[:8])
-    if n > len(blob) - 8:
-        raise SystemExit("--init-weights %s: header length %d exceeds the file's %d bytes" % (path, n, len(blob)))
-    try:
-        header = json.loads(blob[8:8 + n].decode("utf-8"))
-    except ValueError as e:
-        raise SystemExit("--init-weights %s: the header is not valid JSON (%s)" % (path, e))
-    if not isinstance(header, dict):
-        raise SystemExit("--init-weights %s: the header is not a JSON object" % path)
-    metadata = header.pop("__metadata__", None) or {}
-    data = memoryview(blob)[8 + n:]
-    tensors = {}
-    for key, info in header.items():
-        where = "--init-weights %s: tensor '%s'" % (path, key)
-        if not (isinstance(info, dict) and isinstance(info.get("shape"), list)
-                and isinstance(info.get("data_offsets"), list) and len(info["data_offsets"]) == 2
-                and all(_is_int(v) and v >= 0 for v in info["shape"] + info["data_offsets"])):
-            raise SystemExit("%s: expected {dtype, shape, data_offsets}, got %s" % (where, json.dumps(info)))
-        if info.get("dtype") not in SAFETENSORS_DTYPES:
-            raise SystemExit("%s: dtype %s is not supported here (%s)"
-                             % (where, info.get("dtype"), ", ".join(SAFETENSORS_DTYPES)))
-        np_dtype, torch_dtype = SAFETENSORS_DTYPES[info["dtype"]]
-        begin, end = info["data_offsets"]
-        count = int(np.prod(info["shape"], dtype=np.int64))
-        if not (begin <= end <= len(data)) or end - begin != count * np_dtype.itemsize:
-            raise SystemExit("%s: data_offsets [%d, %d] do not hold %s %s in %d data bytes"
-                             % (where, begin, end, info["dtype"], info["shape"], len(data)))
-        a = np.frombuffer(data[begin:end], dtype=np_dtype).astype(np_dtype.newbyteorder("="))  # a writable copy
-        tensors[key] = torch.from_numpy(a).to(torch_dtype).reshape(info["shape"])
-    return tensors, metadata
-
-
 def load_init_weights(model, path):
     """Loads the parameters and BatchNorm buffers from path, strictly: every model key present (num_batches_tracked
     may be missing: the model's own 0 stays), no other key (a stray num_batches_tracked is ignored), the same
     shapes; floating tensors are cast to the model's dtype, integer ones must stay integer. Checks everything
     before changing the model."""
-    tensors, _ = read_safetensors_file(path)
+    try:
+        tensors, _ = read_safetensors(path)
+    except OSError as e:
+        raise SystemExit("--init-weights %s: cannot be read (%s)" % (path, e.strerror or e))
+    except ValueError as e:
+        raise SystemExit("--init-weights %s: %s" % (path, e))
     own = model.state_dict()
     optional = lambda k: k.rsplit(".", 1)[-1] == "num_batches_tracked"  # noqa: E731
     missing = [k for k in own if k not in tensors and not optional(k)]
@@ -353,7 +310,7 @@ def gr_schedule(epoch, epochs, linear_init, beta, alpha, q2q3):
 
 
 def loss_and_dz(kind, logits, observed, params):
-    """Per-entry loss and dl/dz (not yet / N) in the stable closed forms of SPML.md / spml_loss_math.h. K and V
+    """Per-entry loss and dl/dz (not yet / N) in the stable closed forms of kernels/common/spml_loss_math.h. K and V
     come from the same p and are constants (no gradient through them)."""
     p = torch.sigmoid(logits)
     pos = observed > 0.5

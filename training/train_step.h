@@ -1,7 +1,8 @@
-// One optimisation step of the SPML protocol (SPML.md section 4) and the state it updates: the ResNet, ROLE's
-// label estimates, Adam over the groups backbone (lr), head (lr x lr_mult) and label_estimates, and the epoch's
-// loss settings (GR's schedule) and frozen backbone. run_training drives it batch by batch; the training-trajectory
-// test (tests/test_trajectory.cpp) drives the same object, so what it checks against PyTorch is the trainer's step.
+// One optimisation step of the SPML protocol (training/trainer.h, docs/fidelity.md) and the state it updates: the
+// ResNet, ROLE's label estimates, Adam over the groups backbone (lr), head (lr x lr_mult) and label_estimates, and the
+// epoch's loss settings (GR's schedule) and frozen backbone. run_training drives it batch by batch; the
+// training-trajectory test (tests/test_trajectory.cpp) drives the same object, so what it checks against PyTorch is the
+// trainer's step.
 #pragma once
 
 #include <chrono>

@@ -30,8 +30,6 @@
 #include "framework/ops/ops.h"
 #include "framework/optim/optimizer.h"
 #include "kernels/common/error.h"
-#include "losses/role.h"
-#include "losses/spml_loss.h"
 #include "models/weights.h"
 #include "training/plot.h"
 
@@ -316,8 +314,8 @@ SplitEvaluation evaluate_split(models::ResNet& net, const data::MultiLabelSplit&
   Tensor probabilities = Tensor::empty({split.size(), split.labels.size(1)});
   float* out = probabilities.data<float>();
   data::Batch batch;
+  const DType dtype = train_dtype(config);
   while (loader.next(batch)) {
-    const DType dtype = train_dtype(config);
     const Tensor images = batch.images.dtype() == dtype ? batch.images : batch.images.to(dtype);
     const Tensor p = sigmoid(net.forward(images)).to(Device::cpu()).to(DType::Float32);
     const float* src = p.data<float>();
