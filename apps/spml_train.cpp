@@ -1,15 +1,11 @@
-// spml-train: trains a ResNet with an SPML loss on a pre-formatted data set (SPML.md section 4) into a run folder;
-// Ctrl-C writes a resumable checkpoint, --resume continues it. The protocol lives in training/trainer.h.
+// spml-train: trains a ResNet with an SPML loss on a pre-formatted data set (docs/method.md, protocol) into a run
+// folder; Ctrl-C writes a resumable checkpoint, --resume continues it. The protocol lives in training/trainer.h.
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
-#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "framework/core/runtime.h"
-#include "framework/io/file.h"
 #include "losses/spml_loss.h"
 #include "training/trainer.h"
 
@@ -22,11 +18,10 @@ void on_sigint(int) {
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
 }
 
-// A flag bound to a staging config; `apply` copies its value into the resolved config when the flag was given.
+// A flag bound to a field of the flags' config, and that field's key (training::resolve_train_config layers it).
 struct BoundFlag {
   CLI::Option* option;
   std::string key;
-  std::function<void(spml::training::TrainConfig&)> apply;
 };
 
 }  // namespace
@@ -42,7 +37,7 @@ int main(int argc, char** argv) {
     std::string key = name.substr(2);
     for (char& c : key)
       if (c == '-') c = '_';
-    bound.push_back({option, key, [&flags, member](TrainConfig& c) { c.*member = flags.*member; }});
+    bound.push_back({option, key});
     return option;
   };
   bind("--dataset", &TrainConfig::dataset,
@@ -82,9 +77,8 @@ int main(int argc, char** argv) {
   auto* deterministic = app.add_flag("--deterministic", flags.deterministic,
                                      "deterministic cuDNN convolution algorithms (CPU runs are always deterministic)");
   auto* no_flip = app.add_flag("--no-flip", flags.no_flip, "train without the random horizontal flip");
-  bound.push_back({no_flip, "no_flip", [&flags](TrainConfig& c) { c.no_flip = flags.no_flip; }});
-  bound.push_back(
-      {deterministic, "deterministic", [&flags](TrainConfig& c) { c.deterministic = flags.deterministic; }});
+  bound.push_back({no_flip, "no_flip"});
+  bound.push_back({deterministic, "deterministic"});
   std::string config_file;
   bool resume = false;
   app.add_option("--config", config_file, "read the settings from a config.json (flags given too override it)");
@@ -102,24 +96,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> given;
     for (const BoundFlag& f : bound)
       if (f.option->count() > 0) given.push_back(f.key);
-    auto was_given = [&](const std::string& key) { return std::find(given.begin(), given.end(), key) != given.end(); };
-
-    // Defaults of the data set (the flag's, else --config's, else fashion-mosaic), then --config, then the flags.
-    TrainConfig config;
-    if (!config_file.empty()) {
-      const std::string text = io::read_text_file(config_file);
-      const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-      std::string dataset = was_given("dataset") ? flags.dataset : "fashion-mosaic";
-      if (!was_given("dataset") && j.is_object() && j.contains("dataset") && j["dataset"].is_string())
-        dataset = j["dataset"].get<std::string>();
-      config = training::train_config_from_json(text, config_file, training::default_train_config(dataset));
-    } else {
-      config = training::default_train_config(was_given("dataset") ? flags.dataset : "fashion-mosaic");
-    }
-    for (const BoundFlag& f : bound)
-      if (f.option->count() > 0) f.apply(config);
-    if (config.data.empty() && (config.dataset == "fashion-mosaic" || config.dataset == "toy-shapes"))
-      config.data = "data/" + config.dataset;
+    TrainConfig config = training::resolve_train_config(flags, given, config_file);
     if (resume) config = training::resume_config(config.out, config, given);
 
     config.device = setup_threads_and_device(config.threads, config.device).str();

@@ -1,4 +1,5 @@
-// The SPML training protocol (training/): configuration table and JSON, early stopping, linear_init freezing with
+// The SPML training protocol (training/): configuration table, JSON and layering, the run folder, a run's pieces
+// (an epoch stopped midway and resumed, the finish), early stopping, linear_init freezing with
 // BatchNorm statistics moving, a short training that must learn, resume == uninterrupted, NaN stops, and clear
 // errors for corrupt run folders and checkpoints.
 #include <gtest/gtest.h>
@@ -22,6 +23,7 @@
 #include "test_util.h"
 #include "training/train_config.h"
 #include "training/trainer.h"
+#include "training/training_run.h"
 
 namespace spml::training {
 namespace {
@@ -478,6 +480,126 @@ TEST(TrainingTest, MaxTrainKeepsTheFirstRows) {
   EXPECT_EQ(cut.train.image_paths[39], all.train.image_paths[39]);
   EXPECT_EQ(max_abs_diff(cut.train.observed, all.train.observed.slice(0, 40)), 0);
   EXPECT_EQ(cut.val.size(), all.val.size());
+}
+
+TEST(TrainConfigTest, ResolveLayersDefaultsThenTheConfigFileThenTheFlags) {
+  const std::string dir = fresh_dir("resolve");
+  fs::create_directories(dir);
+  const std::string file = dir + "/config.json";
+  io::write_file_atomic(file, R"({"dataset": "toy-shapes", "lr": 0.5, "epochs": 3})");
+  TrainConfig flags;
+  flags.lr = 0.25;
+  flags.batch_size = 7;  // not given: must not apply
+  const TrainConfig c = resolve_train_config(flags, {"lr"}, file);
+  EXPECT_EQ(c.dataset, "toy-shapes");  // the file's data set picks the defaults
+  EXPECT_EQ(c.epochs, 3);              // the file over the defaults
+  EXPECT_EQ(c.lr, 0.25);               // the flag over the file
+  EXPECT_EQ(c.batch_size, default_train_config("toy-shapes").batch_size);
+  EXPECT_EQ(c.data, "data/toy-shapes");
+  // A data set given as a flag picks the defaults even when the file names another.
+  flags.dataset = "voc";
+  const TrainConfig v = resolve_train_config(flags, {"dataset"}, file);
+  EXPECT_EQ(v.dataset, "voc");
+  EXPECT_EQ(v.image_size, default_train_config("voc").image_size);
+  EXPECT_EQ(v.lr, 0.5);
+  EXPECT_EQ(v.data, "");  // no default folder for the real data sets
+  // No file: the defaults of fashion-mosaic, then the flags.
+  const TrainConfig d = resolve_train_config(TrainConfig{}, {}, "");
+  EXPECT_EQ(train_config_differences(d,
+                                     [] {
+                                       TrainConfig e = default_train_config("fashion-mosaic");
+                                       e.data = "data/fashion-mosaic";
+                                       return e;
+                                     }()),
+            std::vector<std::string>{});
+  io::write_file_atomic(file, R"({"learning_rate": 0.5})");
+  EXPECT_ERROR_CONTAINS(resolve_train_config(flags, {}, file), file.c_str(), "unknown key \"learning_rate\"");
+}
+
+TEST(RunFolderTest, AFreshRunRefusesAFolderWithARunAndResumeNeedsACheckpoint) {
+  const std::string dir = fresh_dir("folder");
+  const RunFolder fresh(dir, /*resume=*/false);
+  EXPECT_TRUE(fs::is_directory(dir));
+  EXPECT_FALSE(fresh.has_checkpoint());
+  const std::string checkpoint = dir + "/last.ckpt";
+  EXPECT_ERROR_CONTAINS(RunFolder(dir, true), "--resume", checkpoint.c_str(), "does not exist");
+  TrainConfig config = toy_config(dir);
+  fresh.write_start(config, RunStartFacts{"cpu", "", "spml-train --out x"}, RunPosition{});
+  EXPECT_ERROR_CONTAINS(RunFolder(dir, false), "already holds a run");
+  const nlohmann::json record = read_json(dir + "/run.json");
+  EXPECT_EQ(record["command"], "spml-train --out x");
+  EXPECT_EQ(record["random_init"], true);
+  EXPECT_EQ(record["resumed"].size(), 0u);
+  EXPECT_EQ(train_config_from_json(io::read_text_file(dir + "/config.json"), "config.json", TrainConfig{}).out, dir);
+}
+
+TEST(RunFolderTest, PositionRoundTripsAndCorruptMetadataNamesTheFile) {
+  RunPosition p;
+  p.next_epoch = 3;
+  p.next_step = 5;
+  p.loss_sum = 12.5;
+  p.loss_images = 80;
+  p.train_seconds = 1.25;
+  p.phases.forward = 0.5;
+  p.best_epoch = 2;
+  p.best_val_map = 61.5;
+  for (int e = 1; e <= 2; ++e) {
+    EpochRecord r;
+    r.epoch = e;
+    r.train_loss = 0.1 * e;
+    r.val_map = 60 + e;
+    p.history.push_back(r);
+  }
+  const TrainConfig config = toy_config("x");
+  const RunPosition q = run_position_from_json(run_position_to_json(p, config), "last.ckpt");
+  EXPECT_EQ(q.next_epoch, 3);
+  EXPECT_EQ(q.next_step, 5);
+  EXPECT_EQ(q.loss_sum, 12.5);
+  EXPECT_EQ(q.loss_images, 80);
+  EXPECT_EQ(q.phases.forward, 0.5);
+  EXPECT_EQ(q.best_val_map, 61.5);
+  ASSERT_EQ(q.history.size(), 2u);
+  EXPECT_EQ(q.history[1].val_map, 62);
+  EXPECT_EQ(run_position_to_json(q, config), run_position_to_json(p, config));
+  EXPECT_ERROR_CONTAINS(run_position_from_json("{\"format\": \"other\"}", "run/last.ckpt"), "run/last.ckpt",
+                        "not a spml-train checkpoint");
+  p.history.pop_back();  // two epochs done need two records
+  EXPECT_ERROR_CONTAINS(run_position_from_json(run_position_to_json(p, config), "run/last.ckpt"),
+                        "inconsistent position");
+}
+
+TEST(TrainingRunTest, AnEpochStoppedMidwayResumesAtItsStepAndFinishes) {
+  TrainConfig config = toy_config(fresh_dir("run_pieces"));
+  config.epochs = 1;
+  int polls = 0;
+  TrainCallbacks cb = quiet();
+  cb.stop_requested = [&] { return ++polls == 3; };
+  {
+    TrainingRun run(config, false, cb);
+    EXPECT_ERROR_CONTAINS(run.finish(), "no best checkpoint");
+    EXPECT_EQ(run.next_epoch(), 1);
+    EXPECT_FALSE(run.train_epoch(1));
+    EXPECT_EQ(run.position().next_step, 3);
+    EXPECT_EQ(run.position().loss_images, 3 * config.batch_size);
+    EXPECT_TRUE(run.folder().has_checkpoint());
+    EXPECT_TRUE(run.interrupted("at step 3").interrupted);
+  }
+  TrainingRun resumed(config, true, quiet());
+  EXPECT_EQ(resumed.position().next_step, 3);
+  EXPECT_FALSE(resumed.done());
+  EXPECT_ERROR_CONTAINS(resumed.train_epoch(2), "epoch 2 asked", "at epoch 1");
+  EXPECT_TRUE(resumed.train_epoch(1));
+  EXPECT_EQ(resumed.position().loss_images, resumed.dataset().train.size());
+  const EpochRecord& record = resumed.end_epoch(1);
+  EXPECT_EQ(record.epoch, 1);
+  EXPECT_TRUE(std::isfinite(record.train_loss));
+  EXPECT_TRUE(resumed.done());
+  EXPECT_EQ(resumed.position().best_epoch, 1);
+  EXPECT_TRUE(fs::exists(config.out + "/best.safetensors"));
+  EXPECT_EQ(read_json(config.out + "/run.json")["resumed"].size(), 1u);
+  const TrainOutcome outcome = resumed.finish();
+  EXPECT_EQ(read_json(config.out + "/test.json")["test_mAP"].get<double>(), outcome.test_map);
+  EXPECT_EQ(outcome.epochs_run, 1);
 }
 
 TEST(Sha256Test, KnownDigests) {

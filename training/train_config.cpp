@@ -1,9 +1,11 @@
 // Training defaults per data set, validation and the JSON form of TrainConfig.
 #include "training/train_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "framework/io/file.h"
 #include "kernels/common/error.h"
 #include "kernels/cpu/onednn_kernels.h"
 #include "losses/dataset_params.h"
@@ -169,6 +171,35 @@ TrainConfig train_config_from_json(const std::string& json_text, const std::stri
   SPML_TRAIN_CONFIG_FIELDS(SPML_READ_FIELD)
 #undef SPML_READ_FIELD
   return c;
+}
+
+TrainConfig resolve_train_config(const TrainConfig& flags, const std::vector<std::string>& given,
+                                 const std::string& config_file) {
+  const auto was_given = [&](const std::string& key) {
+    return std::find(given.begin(), given.end(), key) != given.end();
+  };
+  // The data set picks the defaults, so it is read first: the flag's, else --config's, else fashion-mosaic.
+  std::string dataset = was_given("dataset") ? flags.dataset : "fashion-mosaic";
+  TrainConfig config;
+  if (!config_file.empty()) {
+    const std::string text = io::read_text_file(config_file);
+    const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!was_given("dataset") && j.is_object() && j.contains("dataset") && j["dataset"].is_string())
+      dataset = j["dataset"].get<std::string>();
+    config = train_config_from_json(text, config_file, default_train_config(dataset));
+  } else {
+    config = default_train_config(dataset);
+  }
+  const json flag_values = to_json_object(flags);
+  json given_values = json::object();
+  for (const std::string& key : given) {
+    SPML_CHECK(flag_values.contains(key), "resolve_train_config: no setting \"", key, "\"");
+    given_values[key] = flag_values.at(key);
+  }
+  config = train_config_from_json(given_values.dump(), "the command line", config);
+  if (config.data.empty() && (config.dataset == "fashion-mosaic" || config.dataset == "toy-shapes"))
+    config.data = "data/" + config.dataset;
+  return config;
 }
 
 std::vector<std::string> train_config_differences(const TrainConfig& a, const TrainConfig& b) {

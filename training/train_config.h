@@ -85,6 +85,13 @@ std::string train_config_to_json(const TrainConfig& config);
 // Reads that format. Keys may be a subset: the missing ones keep the values of `base`. An unknown key, a value
 // of the wrong type or text that is not a JSON object is an error naming `source` and the key.
 TrainConfig train_config_from_json(const std::string& json_text, const std::string& source, const TrainConfig& base);
+// The configuration a command line asks for, in layers: the data set's defaults (the data set from the flags,
+// else from the config file, else fashion-mosaic), then the config file (a config.json; "" = none), then each
+// setting named in `given` (JSON keys, e.g. "batch_size") with its value from `flags`. fashion-mosaic and
+// toy-shapes default their data folder to data/<dataset>. Errors name the config file and the key.
+TrainConfig resolve_train_config(const TrainConfig& flags, const std::vector<std::string>& given,
+                                 const std::string& config_file);
+
 // Names of the fields whose values differ between a and b (the JSON keys), in field order.
 std::vector<std::string> train_config_differences(const TrainConfig& a, const TrainConfig& b);
 

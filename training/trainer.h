@@ -1,15 +1,8 @@
-// The SPML training protocol (SPML.md section 4) over a run folder: Adam with the backbone at lr and the head at
-// lr x lr_mult, linear_init epochs with a frozen backbone (BatchNorm statistics still updating), per-epoch
-// validation mAP on clean labels, the best checkpoint on strict improvement, early stopping, the test split
-// evaluated once with the best weights, resumable checkpoints, NaN/Inf and Ctrl-C handling, and per-phase timing
-// with NVTX ranges.
-//
-// RUNDIR holds: config.json (the resolved TrainConfig), run.json (the run record: git commit, build, device,
-// threads, weights checksum, random-init flag, start and resume times), metrics.csv and metrics.jsonl (one row
-// per epoch: epoch, train_loss, val_mAP, seconds, images_per_s; the jsonl adds phase_seconds), best.safetensors
-// (torchvision keys + metadata, loadable by spml-predict), last.ckpt (model + optimizer + position + history),
-// plot.svg (train loss and val mAP per epoch) and, when training ends, test.json. Every file is written
-// atomically (temp file + rename).
+// The SPML training protocol (docs/method.md, protocol) over a run folder (training/run_folder.h): Adam with the
+// backbone at lr and the head at lr x lr_mult, linear_init epochs with a frozen backbone (BatchNorm statistics
+// still updating), per-epoch validation mAP on clean labels, the best checkpoint on strict improvement, early
+// stopping, the test split evaluated once with the best weights, resumable checkpoints, NaN/Inf and Ctrl-C
+// handling, and per-phase timing with NVTX ranges. run_training composes the pieces of training/training_run.h.
 #pragma once
 
 #include <functional>
@@ -23,21 +16,13 @@
 #include "framework/data/loader.h"
 #include "framework/metrics/average_precision.h"
 #include "models/resnet.h"
+#include "training/run_folder.h"
 #include "training/train_config.h"
 #include "training/train_step.h"
 
 namespace spml::training {
 
-struct EpochRecord {
-  int epoch = 0;  // 1-based
-  double train_loss = 0;
-  double val_map = 0;       // percent
-  double seconds = 0;       // wall time of the epoch, validation included
-  double images_per_s = 0;  // training images per second of the training phase
-  PhaseSeconds phases;
-};
-
-// best - current > 2 mAP points (SPML.md section 4).
+// best - current > 2 mAP points (docs/method.md, protocol).
 bool should_stop_early(double best_val_map, double current_val_map);
 
 // The per-epoch decision of the protocol: the best checkpoint moves on strict improvement (the first epoch always

@@ -1,0 +1,272 @@
+// The pieces of one training run (see training_run.h): open, train an epoch, end it, finish.
+#include "training/training_run.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "framework/core/runtime.h"
+#include "framework/cuda/cuda_runtime.h"
+#include "framework/io/safetensors.h"
+#include "framework/io/sha256.h"
+#include "kernels/common/error.h"
+#include "models/weights.h"
+
+namespace spml::training {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// "4:05" or "1:02:03".
+std::string clock_text(double seconds) {
+  const long s = long(std::max(0.0, seconds) + 0.5);
+  char text[32];
+  if (s >= 3600)
+    std::snprintf(text, sizeof text, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+  else
+    std::snprintf(text, sizeof text, "%ld:%02ld", s / 60, s % 60);
+  return text;
+}
+
+std::string format_fixed(double value, int decimals) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  return text;
+}
+
+std::string phases_text(const PhaseSeconds& p) {
+  return "data " + format_fixed(p.data, 1) + " s, forward " + format_fixed(p.forward, 1) + " s, loss " +
+         format_fixed(p.loss, 1) + " s, backward " + format_fixed(p.backward, 1) + " s, optimizer " +
+         format_fixed(p.optimizer, 1) + " s, eval " + format_fixed(p.eval, 1) + " s";
+}
+
+void print_progress(int epoch, int epochs, int64_t step, int64_t steps, double images_per_s, double mean_loss,
+                    double eta_seconds) {
+  std::fprintf(stderr, "\repoch %d/%d [%lld/%lld] %.1f img/s, loss %.4f, ETA %s   ", epoch, epochs, (long long)step,
+               (long long)steps, images_per_s, mean_loss, clock_text(eta_seconds).c_str());
+  std::fflush(stderr);
+}
+
+const TrainConfig& validated(const TrainConfig& config) {
+  validate_train_config(config);
+  return config;
+}
+
+std::string device_description(Device device) {
+  return device.is_cuda() ? device.str() + " (" + cuda::device_name(device.index) + ")" : "cpu";
+}
+
+}  // namespace
+
+TrainingRun::TrainingRun(const TrainConfig& config, bool resume, const TrainCallbacks& callbacks)
+    : config_(validated(config)),
+      callbacks_(callbacks),
+      log_(callbacks.log ? callbacks.log : [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }),
+      folder_(config.out, resume),
+      device_(Device::parse(config.device)) {
+  if (device_.is_cuda()) cuda::require_device(device_.index, "--device");
+  set_deterministic_convolutions(config_.deterministic);
+
+  dataset_ = load_training_data(config_, log_);
+  const int64_t num_classes = dataset_.num_classes();
+  log("data: " + config_.data + " (" + dataset_.name + "): " + std::to_string(dataset_.train.size()) + " train / " +
+      std::to_string(dataset_.val.size()) + " val / " + std::to_string(dataset_.test.size()) + " test images, " +
+      std::to_string(num_classes) + " classes" +
+      (config_.max_train > 0 ? " (train cut to --max-train " + std::to_string(config_.max_train) + ")" : ""));
+  if (!config_.order_file.empty()) {
+    auto read = std::make_shared<data::SampleSchedule>(data::read_sample_schedule(config_.order_file));
+    data::check_sample_schedule(*read, dataset_.train.size(), config_.epochs, "--order-file " + config_.order_file);
+    schedule_ = std::move(read);
+  }
+
+  net_ = make_model(config_, num_classes);
+  RunStartFacts facts{device_description(device_), "", callbacks_.command_line};
+  if (config_.weights.empty()) {
+    log("WARNING: no --weights given: the backbone starts from RANDOM initialisation (seed " +
+        std::to_string(config_.seed) + "); the run record says random_init: true");
+  } else {
+    const io::SafetensorsFile file = io::read_safetensors(config_.weights);
+    const io::LoadReport report = io::load_weights(*net_, file.tensors, "fc.");
+    facts.weights_sha256 = io::sha256_file_hex(config_.weights);
+    log("weights: " + config_.weights + " (sha256 " + facts.weights_sha256 + ")" +
+        (report.skipped_head_keys.empty() ? ", head loaded too" : ", head left at random init (other shape)"));
+  }
+  net_->to(device_);
+  step_ = std::make_unique<TrainingStep>(config_, net_, dataset_.train.observed, device_);
+
+  if (resume) {
+    position_ = folder_.load_checkpoint(step_->state(), step_->optimizer());
+    SPML_CHECK(config_.epochs >= int(position_.history.size()), "--epochs ", config_.epochs, " is below the ",
+               position_.history.size(), " epochs ", folder_.dir(), " has already run");
+    log("resuming " + folder_.dir() + " at epoch " + std::to_string(position_.next_epoch) + ", step " +
+        std::to_string(position_.next_step));
+  }
+  folder_.write_start(config_, facts, position_);
+
+  loader_ = std::make_unique<data::DataLoader>(dataset_.train, dataset_.image_root,
+                                               train_loader_options(config_, device_, schedule_));
+  tty_ = callbacks_.progress_on_tty && isatty(fileno(stderr)) != 0;
+  log("training " + config_.arch + " with loss " + config_.loss + " on " + config_.device + ": " +
+      std::to_string(config_.epochs) + " epochs x " + std::to_string(loader_->batches_per_epoch()) + " steps of " +
+      std::to_string(config_.batch_size) + ", lr " + format_fixed(config_.lr, 6) + " (head x" +
+      format_fixed(config_.lr_mult, 1) + "), linear_init " + std::to_string(config_.linear_init) + ", " +
+      build_info_string());
+}
+
+bool TrainingRun::stop_requested() const {
+  return callbacks_.stop_requested && callbacks_.stop_requested();
+}
+
+bool TrainingRun::train_epoch(int epoch) {
+  SPML_CHECK(epoch == position_.next_epoch, "train_epoch: epoch ", epoch, " asked, the run is at epoch ",
+             position_.next_epoch);
+  RunPosition& pos = position_;
+  step_->begin_epoch(epoch);
+  const int64_t first_step = pos.next_step, steps = loader_->batches_per_epoch();
+  if (first_step == 0) {
+    pos.loss_sum = 0;
+    pos.loss_images = 0;
+    pos.train_seconds = 0;
+    pos.phases = PhaseSeconds{};
+  }
+  loader_->start_epoch(epoch, first_step);
+  const auto train_start = Clock::now();
+  const double seconds_before = pos.train_seconds;
+  int64_t step = first_step, images_now = 0;
+  data::Batch batch;
+  for (;;) {
+    {
+      PhaseTimer phase("data", pos.phases.data);
+      if (!loader_->next(batch)) break;
+    }
+    const StepResult result = step_->run(batch, pos.phases);
+    ++step;
+    const int64_t batch_images = batch.images.size(0);
+    SPML_CHECK(result.finite(), "training stopped: the ", config_.loss, " loss (",
+               result.loss_finite ? "logits not finite" : "value " + std::to_string(result.loss), ") at epoch ", epoch,
+               ", step ", step, " of ", steps, " (batch of ", batch_images, " images starting with ",
+               batch.paths.front(), "); ",
+               !folder_.has_checkpoint() ? std::string("no checkpoint was written yet")
+                                         : folder_.checkpoint_path() +
+                                               " keeps the last good state (resume with --resume, e.g. with a lower "
+                                               "--lr)");
+    pos.loss_sum += result.loss * double(batch_images);
+    pos.loss_images += batch_images;
+    images_now += batch_images;
+    if (callbacks_.on_step) callbacks_.on_step(epoch, step, result.loss);
+    if (tty_) {
+      const double elapsed = seconds_since(train_start);
+      print_progress(epoch, config_.epochs, step, steps, double(images_now) / elapsed,
+                     pos.loss_sum / double(pos.loss_images),
+                     elapsed / double(step - first_step) * double(steps - step));
+    }
+    if (stop_requested() && step < steps) {  // polled after every step: the tests count the polls
+      if (tty_) std::fprintf(stderr, "\n");
+      pos.next_step = step;
+      pos.train_seconds = seconds_before + seconds_since(train_start);
+      folder_.save_checkpoint(step_->state(), step_->optimizer(), pos, config_);
+      return false;
+    }
+  }
+  if (tty_) std::fprintf(stderr, "\n");
+  pos.train_seconds = seconds_before + seconds_since(train_start);
+  return true;
+}
+
+const EpochRecord& TrainingRun::end_epoch(int epoch) {
+  RunPosition& pos = position_;
+  SplitEvaluation val;
+  {
+    PhaseTimer phase("eval", pos.phases.eval);
+    val = evaluate_split(step_->net(), dataset_.val, dataset_.image_root, config_, device_);
+  }
+  EpochRecord record;
+  record.epoch = epoch;
+  record.train_loss = pos.loss_images > 0 ? pos.loss_sum / double(pos.loss_images) : 0;
+  record.val_map = val.map.map_percent;
+  record.images_per_s = pos.train_seconds > 0 ? double(pos.loss_images) / pos.train_seconds : 0;
+  record.phases = pos.phases;
+  // The training phase's time plus validation's: the wall time of an epoch, summed over its resumed pieces.
+  record.seconds = pos.train_seconds + pos.phases.eval;
+  pos.history.push_back(record);
+  BestTracker tracker{pos.best_val_map, pos.best_epoch};
+  const BestTracker::Decision decision = tracker.update(epoch, record.val_map);
+  pos.best_val_map = tracker.best_val_map;
+  pos.best_epoch = tracker.best_epoch;
+  if (decision.improved) folder_.save_best_weights(step_->net(), dataset_.class_names);
+  pos.stopped_early = decision.stop;
+  pos.next_epoch = epoch + 1;
+  pos.next_step = 0;
+  folder_.write_epoch_files(pos.history, config_.loss + " seed " + std::to_string(config_.seed));
+  folder_.save_checkpoint(step_->state(), step_->optimizer(), pos, config_);
+  log("epoch " + std::to_string(epoch) + "/" + std::to_string(config_.epochs) +
+      (step_->backbone_frozen() ? " (backbone frozen)" : "") + ": train_loss " + format_fixed(record.train_loss, 4) +
+      ", val_mAP " + format_fixed(record.val_map, 2) +
+      (decision.improved
+           ? " (best)"
+           : " (best " + format_fixed(pos.best_val_map, 2) + " @ " + std::to_string(pos.best_epoch) + ")") +
+      ", " + format_fixed(record.seconds, 1) + " s, " + format_fixed(record.images_per_s, 1) + " img/s");
+  log("  phases: " + phases_text(pos.phases));
+  if (pos.stopped_early)
+    log("early stop: val mAP " + format_fixed(record.val_map, 2) + " is more than 2 points below the best " +
+        format_fixed(pos.best_val_map, 2) + " (epoch " + std::to_string(pos.best_epoch) + ")");
+  return pos.history.back();
+}
+
+TrainOutcome TrainingRun::interrupted(const std::string& message) const {
+  log("interrupted " + message + ": " + folder_.checkpoint_path() + " written; continue with --resume --out " +
+      folder_.dir());
+  TrainOutcome outcome;
+  outcome.interrupted = true;
+  outcome.epochs_run = int(position_.history.size());
+  outcome.history = position_.history;
+  return outcome;
+}
+
+TrainOutcome TrainingRun::finish() {
+  const RunPosition& pos = position_;
+  const std::string best_path = folder_.best_weights_path();
+  SPML_CHECK(pos.best_epoch > 0 && std::filesystem::exists(best_path), folder_.dir(), ": no best checkpoint ",
+             best_path, " to evaluate (did the run complete an epoch?)");
+  const io::SafetensorsFile best = io::read_safetensors(best_path);
+  step_->net().load_state_dict(best.tensors, /*strict=*/true);
+  const SplitEvaluation test = evaluate_split(step_->net(), dataset_.test, dataset_.image_root, config_, device_);
+  double seconds_total = 0;
+  for (const EpochRecord& r : pos.history) seconds_total += r.seconds;
+  const nlohmann::json test_json = {{"test_mAP", test.map.map_percent},
+                                    {"per_class_AP", test.map.per_class_ap},
+                                    {"best_epoch", pos.best_epoch},
+                                    {"best_val_mAP", pos.best_val_map},
+                                    {"epochs_run", int(pos.history.size())},
+                                    {"stopped_early", pos.stopped_early},
+                                    {"seconds_total", seconds_total},
+                                    {"test_seconds", test.seconds},
+                                    {"test_images", dataset_.test.size()},
+                                    {"class_names", dataset_.class_names},
+                                    {"dataset", config_.dataset},
+                                    {"arch", config_.arch},
+                                    {"loss", config_.loss},
+                                    {"seed", config_.seed}};
+  folder_.write_test_results(test_json.dump(2) + "\n", test.probabilities);
+  log("test mAP " + format_fixed(test.map.map_percent, 2) + " (best epoch " + std::to_string(pos.best_epoch) +
+      ", val mAP " + format_fixed(pos.best_val_map, 2) + "); " + folder_.path("test.json") + " written");
+
+  TrainOutcome outcome;
+  outcome.stopped_early = pos.stopped_early;
+  outcome.epochs_run = int(pos.history.size());
+  outcome.best_epoch = pos.best_epoch;
+  outcome.best_val_map = pos.best_val_map;
+  outcome.test_map = test.map.map_percent;
+  outcome.per_class_ap = test.map.per_class_ap;
+  outcome.history = pos.history;
+  return outcome;
+}
+
+}  // namespace spml::training
