@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "framework/autograd/autograd.h"
-#include "framework/core/backend.h"
+#include "framework/core/dispatch.h"
 #include "framework/core/nvtx.h"
 #include "framework/core/profiler.h"
 #include "framework/core/runtime.h"
@@ -88,7 +88,7 @@ int bench_resnet(const std::string& arch, int batch, int image_size, Device devi
   optim::Adam adam({{net.parameters(), 1e-5, "all"}});
   const Tensor x = random({batch, 3, image_size, image_size}, device, 1);
   const auto sync = [&] {
-    if (device.is_cuda()) cuda::synchronize(device.index);
+    if (device.is_cuda()) cuda_runtime::synchronize(device.index);
   };
   const double forward_ms = time_median(
                                 [&] {
@@ -193,7 +193,7 @@ int main(int argc, char** argv) {
     set_cpu_kernels(cpu_kernels, "--cpu-kernels");
     std::printf("%s; device %s; medians of %d runs\n", build_info_string().c_str(), device.str().c_str(), repeats);
     const auto sync = [&] {
-      if (device.is_cuda()) cuda::synchronize(device.index);
+      if (device.is_cuda()) cuda_runtime::synchronize(device.index);
     };
     if (!resnet.empty()) return bench_resnet(resnet, batch, image_size, device, repeats, torch_script, profile);
     autograd::NoGradGuard no_grad;

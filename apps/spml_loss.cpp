@@ -20,7 +20,7 @@
 #include "framework/io/npy_tensor.h"
 #include "framework/ops/ops.h"
 #include "losses/composed_losses.h"
-#include "losses/dataset_params.h"
+#include "training/dataset_settings.h"
 
 namespace {
 using namespace spml;
@@ -160,7 +160,7 @@ void run_bench(const std::vector<LossKind>& kinds, LossParams params, Device dev
     std::printf(" %10s %12s\n", "torch ms", "torch/fused");
   }
   const auto sync = [&] {
-    if (device.is_cuda()) cuda::synchronize(device.index);
+    if (device.is_cuda()) cuda_runtime::synchronize(device.index);
   };
   for (LossKind kind : kinds) {
     for (int64_t cols : {int64_t(80), int64_t(312)}) {
@@ -252,8 +252,8 @@ int main(int argc, char** argv) {
     const Device device = setup_threads_and_device(threads, device_name);
 
     // The data set supplies the defaults; explicit flags override them.
-    const losses::DatasetLossParams& ds = with_flag(
-        "--dataset", [&]() -> const losses::DatasetLossParams& { return losses::dataset_loss_params(dataset); });
+    const training::DatasetSettings& ds = with_flag(
+        "--dataset", [&]() -> const training::DatasetSettings& { return training::dataset_settings(dataset); });
     losses::GrSettings settings = ds.gr;
     if (beta_opt->count() > 0) settings.beta = beta;
     if (alpha_opt->count() > 0) settings.alpha = alpha;

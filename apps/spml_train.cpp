@@ -83,8 +83,8 @@ int main(int argc, char** argv) {
   bool resume = false;
   app.add_option("--config", config_file, "read the settings from a config.json (flags given too override it)");
   app.add_flag("--resume", resume, "continue RUNDIR from last.ckpt with RUNDIR/config.json (only --epochs may grow)");
-  std::string footer = "Defaults per --dataset (flags override them; loss settings from the losses' table):";
-  for (const auto& d : spml::training::all_dataset_training_defaults())
+  std::string footer = "Defaults per --dataset (training/dataset_settings.h; flags override them):";
+  for (const auto& d : spml::training::all_dataset_settings())
     footer += "\n  " + d.dataset + ": " + d.arch + ", " + std::to_string(d.epochs) + " epochs, batch " +
               std::to_string(d.batch_size) + ", lr " + CLI::detail::to_string(d.lr) + ", " +
               std::to_string(d.image_size) + " px, " + std::to_string(d.num_classes) + " classes";

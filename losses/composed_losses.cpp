@@ -1,4 +1,4 @@
-// The SPML losses from separate framework ops (see composed_losses.h): each line follows SPML.md's formula.
+// The SPML losses from separate framework ops (see composed_losses.h): each line follows docs/method.md's formula.
 #include "losses/composed_losses.h"
 
 #include "framework/ops/ops.h"
@@ -9,7 +9,7 @@ Tensor one_minus(const Tensor& x) {
   return add(neg(x), 1.0);
 }
 
-// SPML.md: every log x means log(x + eps).
+// docs/method.md: every log x means log(x + eps).
 Tensor neg_log(const Tensor& x, double eps) {
   return neg(log(add(x, eps)));
 }
@@ -24,11 +24,12 @@ Tensor by_label(const Tensor& y, const Tensor& observed, const Tensor& unobserve
   return add(mul(y, observed), mul(one_minus(y), unobserved));
 }
 
-Tensor gr(const Tensor& p, const Tensor& y, const LossParams& a) {
-  // K and V come from the same p but carry no gradient.
-  const Tensor p_const = p.detach();
-  const Tensor k = sigmoid(add(mul(p_const, a.w), a.b));
-  const Tensor v = exp(mul(pow(mul(add(p_const, -a.mu), 1.0 / a.sigma), 2.0), -0.5));
+// K and V come from the same p but carry no gradient, unless through_kv (composed_gr_loss_through_kv: not the GR
+// loss, a test's contrast).
+Tensor gr(const Tensor& p, const Tensor& y, const LossParams& a, bool through_kv) {
+  const Tensor p_kv = through_kv ? p : p.detach();
+  const Tensor k = sigmoid(add(mul(p_kv, a.w), a.b));
+  const Tensor v = exp(mul(pow(mul(add(p_kv, -a.mu), 1.0 / a.sigma), 2.0), -0.5));
   const Tensor positive = neg_log(p, kernels::kGrLogEps);
   const Tensor term_q2 = mul(one_minus(pow(p, a.q2)), 1.0 / a.q2);
   const Tensor term_q3 = mul(one_minus(pow(one_minus(p), a.q3)), 1.0 / a.q3);
@@ -48,22 +49,26 @@ Tensor role(const Tensor& p, const Tensor& q, const Tensor& y, double k_expected
       0.5);
   return add(mean(matrix), reg);
 }
+
+void check_composed_inputs(const char* name, const Tensor& logits, const Tensor& labels) {
+  SPML_CHECK(logits.defined() && labels.defined() && logits.dim() == 2, "composed loss ", name,
+             ": logits must be [B, C] and labels defined");
+  SPML_CHECK(labels.shape() == logits.shape(), "composed loss ", name, ": labels ", shape_str(labels.shape()),
+             " do not match logits ", shape_str(logits.shape()));
+}
 }  // namespace
 
 Tensor composed_spml_loss(LossKind kind, const Tensor& logits, const Tensor& labels, const LossParams& params,
                           const Tensor& label_estimate_logits) {
   const char* name = loss_name(kind);
-  SPML_CHECK(logits.defined() && labels.defined() && logits.dim() == 2, "composed loss ", name,
-             ": logits must be [B, C] and labels defined");
-  SPML_CHECK(labels.shape() == logits.shape(), "composed loss ", name, ": labels ", shape_str(labels.shape()),
-             " do not match logits ", shape_str(logits.shape()));
+  check_composed_inputs(name, logits, labels);
   const double classes = double(logits.size(1));
   const double eps = kernels::kColeLogEps;
   const Tensor& y = labels;
   const Tensor p = sigmoid(logits);
   switch (kind) {
     case LossKind::GR:
-      return gr(p, y, params);
+      return gr(p, y, params, false);
     case LossKind::AN:
     case LossKind::BCE:  // BCE is AN on the clean labels
       return mean(by_label(y, neg_log(p, eps), neg_log(one_minus(p), eps)));
@@ -87,6 +92,11 @@ Tensor composed_spml_loss(LossKind kind, const Tensor& logits, const Tensor& lab
       return role(p, sigmoid(label_estimate_logits), y, params.expected_positives, classes);
   }
   SPML_FAIL("composed loss: unknown loss kind ", int(kind));
+}
+
+Tensor composed_gr_loss_through_kv(const Tensor& logits, const Tensor& labels, const LossParams& params) {
+  check_composed_inputs("gr_through_kv", logits, labels);
+  return gr(sigmoid(logits), labels, params, true);
 }
 
 }  // namespace spml::losses

@@ -1,7 +1,8 @@
-// The SPML losses (SPML.md sections 2 and 3) composed from the framework's separate differentiable ops (sigmoid,
-// log, pow, exp, add, mul, sum, mean, ...) and autograd, written as literally as the formulas read. Slower by
-// design (one op and one saved tensor per term): it is the baseline of the fused kernels' benchmark and an
-// independent cross-check of their values and gradients, not something to train with.
+// The SPML losses (docs/method.md, the GR loss and the baselines) composed from the framework's separate differentiable
+// ops (sigmoid, log, pow, exp, add, mul, sum, mean, ...) and autograd, written as literally as the formulas read.
+// Slower by design (one op and one saved tensor per term): it is the baseline of the fused kernels' benchmark and an
+// independent cross-check of their values and gradients, not something to train with. It also holds the GR variant
+// that tests need and the fused kernels do not carry: K and V differentiated.
 #pragma once
 
 #include "framework/core/tensor.h"
@@ -17,5 +18,10 @@ namespace spml::losses {
 // derivative at 0), where the fused op's closed forms stay finite.
 Tensor composed_spml_loss(LossKind kind, const Tensor& logits, const Tensor& labels, const LossParams& params,
                           const Tensor& label_estimate_logits = Tensor());
+
+// GR with K and V NOT detached, so the gradient flows through them too: NOT the GR loss (same value, other
+// gradient). It exists so tests can show that the GR op lets no gradient flow through K and V. Arguments as
+// composed_spml_loss.
+Tensor composed_gr_loss_through_kv(const Tensor& logits, const Tensor& labels, const LossParams& params);
 
 }  // namespace spml::losses

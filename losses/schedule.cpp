@@ -1,7 +1,6 @@
 // Loss names, GR's schedules and the per-dataset loss table.
 #include <cmath>
 
-#include "losses/dataset_params.h"
 #include "losses/spml_loss.h"
 
 namespace spml::losses {
@@ -81,28 +80,6 @@ LossParams make_loss_params(const GrEpochValues& gr, double expected_positives, 
   p.em_alpha = em_alpha;
   p.num_classes = double(num_classes);
   return p;
-}
-
-const std::vector<DatasetLossParams>& all_dataset_loss_params() {
-  // SPML.md: k and EM alpha per data set; GR's per-dataset settings as used by later work on the same code.
-  static const std::vector<DatasetLossParams> table = {
-      {"voc", 1.5, 0.2, GrSettings{}},
-      {"coco", 2.9, 0.1, GrSettings{{0, 10, -2, -8}, {0.5, 2, 0.8, 0.5}, {0.01, 1}}},
-      {"nuswide", 1.9, 0.1, GrSettings{{0, 10, -2, -8}, {0.5, 2, 0.8, 0.5}, {0.01, 1}}},
-      {"cub", 31.4, 0.01, GrSettings{{0, 10, -2, -8}, {0.5, 2, 0.8, 0.5}, {0.01, 1.5}}},
-      {"fashion-mosaic", 1.76, 0.2, GrSettings{}},
-      {"toy-shapes", 2.0, 0.2, GrSettings{}},  // the tests' generated set: 1..3 shapes (uniform) per canvas
-  };
-  return table;
-}
-
-const DatasetLossParams& dataset_loss_params(const std::string& dataset) {
-  std::string known;
-  for (const auto& d : all_dataset_loss_params()) {
-    if (d.dataset == dataset) return d;
-    known += (known.empty() ? "" : ", ") + d.dataset;
-  }
-  SPML_FAIL("unknown data set '", dataset, "': expected one of ", known);
 }
 
 }  // namespace spml::losses

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "framework/autograd/autograd.h"
-#include "framework/core/backend.h"
+#include "framework/core/dispatch.h"
 #include "framework/core/nvtx.h"
 #include "framework/ops/ops.h"
 
@@ -44,9 +44,8 @@ void check_binary_labels(const Tensor& labels, const std::string& what) {
   });
 }
 
-namespace {
-Tensor fused(LossKind kind, const Tensor& logits, const Tensor& labels, LossParams params, const Tensor& estimates,
-             bool through_kv) {
+Tensor spml_loss(LossKind kind, const Tensor& logits, const Tensor& labels, LossParams params,
+                 const Tensor& estimates) {
   NvtxRange range(loss_name(kind));
   check_inputs(kind, logits, labels, estimates);
   const int64_t rows = logits.size(0), cols = logits.size(1);
@@ -55,13 +54,12 @@ Tensor fused(LossKind kind, const Tensor& logits, const Tensor& labels, LossPara
   Tensor loss = Tensor::empty(Shape{}, logits.dtype(), logits.device());
   Tensor dz = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
   Tensor dg = role ? Tensor::empty(logits.shape(), logits.dtype(), logits.device()) : Tensor();
-  SPML_CHECK(!through_kv || logits.device().is_cpu(), "gr_loss_through_kv: CPU only (a test helper)");
   SPML_DISPATCH_FLOATING(logits.dtype(), loss_name(kind), {
     const scalar_t* g = role ? estimates.data<scalar_t>() : nullptr;
     scalar_t* dgp = role ? dg.data<scalar_t>() : nullptr;
     SPML_ON_DEVICE(logits.device(),
                    kernels::cpu::spml_loss(kind, logits.data<scalar_t>(), labels.data<scalar_t>(), g, rows, cols,
-                                           params, through_kv, loss.data<scalar_t>(), dz.data<scalar_t>(), dgp),
+                                           params, loss.data<scalar_t>(), dz.data<scalar_t>(), dgp),
                    {
                      Tensor workspace = Tensor::empty({kernels::cuda::spml_loss_workspace_elements(rows, cols)},
                                                       logits.dtype(), logits.device());
@@ -78,16 +76,6 @@ Tensor fused(LossKind kind, const Tensor& logits, const Tensor& labels, LossPara
     if (role) grads.push_back(mul(dg, grad));
     return grads;
   });
-}
-}  // namespace
-
-Tensor spml_loss(LossKind kind, const Tensor& logits, const Tensor& labels, LossParams params,
-                 const Tensor& label_estimate_logits) {
-  return fused(kind, logits, labels, params, label_estimate_logits, false);
-}
-
-Tensor gr_loss_through_kv(const Tensor& logits, const Tensor& labels, LossParams params) {
-  return fused(LossKind::GR, logits, labels, params, Tensor(), true);
 }
 
 }  // namespace spml::losses

@@ -1,5 +1,5 @@
-// The SPML losses as fused autograd ops (SPML.md sections 2 and 3): gr, an, an_ls, wan, epr, role, em, bce.
-// Each takes logits z [B, C] and labels y [B, C] in {0, 1} (observed single positives; the clean labels for
+// The SPML losses as fused autograd ops (docs/method.md, the GR loss and the baselines): gr, an, an_ls, wan, epr, role,
+// em, bce. Each takes logits z [B, C] and labels y [B, C] in {0, 1} (observed single positives; the clean labels for
 // bce) and returns the scalar mean loss; the forward computes the loss and dL/dz in one pass and the
 // backward scales the saved dL/dz by the incoming gradient.
 #pragma once
@@ -20,7 +20,7 @@ LossKind parse_loss_name(const std::string& name);
 const char* loss_name(LossKind kind);
 std::vector<std::string> loss_names();
 
-// GR's hyper-parameter schedules (SPML.md section 2). Vector orders differ on purpose:
+// GR's hyper-parameter schedules (docs/method.md, GR's schedules). Vector orders differ on purpose:
 // beta = [w0, wT, b0, bT], alpha = [mu0, sigma0, muT, sigmaT], q2q3 = [q2, q3].
 struct GrSettings {
   std::vector<double> beta{0, 2, -2, -2};
@@ -61,9 +61,5 @@ void check_binary_labels(const Tensor& labels, const std::string& what);
 // params.num_classes is taken from C.
 Tensor spml_loss(LossKind kind, const Tensor& logits, const Tensor& labels, LossParams params,
                  const Tensor& label_estimate_logits = Tensor());
-
-// GR with K and V differentiated as well: NOT the GR loss. It exists so tests can show that the real op lets
-// no gradient flow through K and V.
-Tensor gr_loss_through_kv(const Tensor& logits, const Tensor& labels, LossParams params);
 
 }  // namespace spml::losses

@@ -1,7 +1,8 @@
-// The SPML losses: SPML.md's values to test against, the GR schedule table, hand-computed values of every
+// The SPML losses: docs/method.md's values to test against, the GR schedule table, hand-computed values of every
 // baseline (scripts/make_loss_golden.py), finite-difference checks with the stop-gradients held constant
-// (and proof that no gradient flows through GR's K and V), the CPU kernel's tiles against the element math and
-// across thread counts, CPU/CUDA parity and extreme logits.
+// (and, against the composed variant that differentiates them, proof that no gradient flows through GR's K and
+// V), the CPU kernel's tiles against the element math and across thread counts, CPU/CUDA parity and extreme
+// logits.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,7 +12,8 @@
 #include "framework/core/runtime.h"
 #include "framework/ops/ops.h"
 #include "framework/testing/gradcheck.h"
-#include "losses/dataset_params.h"
+#include "losses/composed_losses.h"
+#include "training/dataset_settings.h"
 #include "losses/spml_loss.h"
 #include "test_util.h"
 
@@ -233,18 +235,21 @@ TEST(SpmlLosses, NoGradientFlowsThroughGrKAndV) {
   const Batch b = random_batch(3, 6, 41);
   const kernels::LossParams a = default_params(8);  // w = 1.75: K depends strongly on p
   const Tensor y = Tensor::from_vector(b.y, {b.rows, b.cols});
-  // The variant that differentiates K and V is exactly the derivative of the whole function (numeric) ...
+  // The composed variant that differentiates K and V is exactly the derivative of the whole function (numeric) ...
   Tensor z_full = test::leaf(Tensor::from_vector(b.z, {b.rows, b.cols}));
   const testing::GradCheckResult full = testing::gradcheck(
-      [&](const std::vector<Tensor>& v) { return losses::gr_loss_through_kv(v[0], y, a); }, {z_full});
+      [&](const std::vector<Tensor>& v) { return losses::composed_gr_loss_through_kv(v[0], y, a); }, {z_full});
   EXPECT_TRUE(full.ok) << full.message;
-  // ... and differs clearly from the GR op's gradient, which holds K and V constant.
+  // ... has the GR op's value (the same function, summed by other ops) ...
   Tensor z1 = test::leaf(Tensor::from_vector(b.z, {b.rows, b.cols}));
   Tensor z2 = test::leaf(Tensor::from_vector(b.z, {b.rows, b.cols}));
-  losses::spml_loss(LossKind::GR, z1, y, a).backward();
-  losses::gr_loss_through_kv(z2, y, a).backward();
+  const Tensor fused = losses::spml_loss(LossKind::GR, z1, y, a);
+  const Tensor through_kv = losses::composed_gr_loss_through_kv(z2, y, a);
+  EXPECT_NEAR(fused.item(), through_kv.item(), 1e-13 * std::max(1.0, std::fabs(fused.item())));
+  // ... and a gradient that differs clearly from the GR op's, which holds K and V constant.
+  fused.backward();
+  through_kv.backward();
   EXPECT_GT(max_abs_diff(z1.grad(), z2.grad()), 1e-3);
-  EXPECT_EQ(losses::spml_loss(LossKind::GR, z1, y, a).item(), losses::gr_loss_through_kv(z2, y, a).item());
 }
 
 TEST(SpmlLosses, ExtremeLogitsGiveFiniteValuesAndGradients) {
@@ -275,17 +280,17 @@ TEST(SpmlLosses, BadInputsNameTheProblem) {
   EXPECT_ERROR_CONTAINS(losses::spml_loss(LossKind::AN, z, Tensor::zeros({2, 3}, DType::Float64), default_params()),
                         "float64[2, 3]", "float32[2, 3]");
   EXPECT_ERROR_CONTAINS(losses::parse_loss_name("gr2"), "unknown loss 'gr2'", "gr, an, an_ls, wan, epr, role, em, bce");
-  EXPECT_ERROR_CONTAINS(losses::dataset_loss_params("imagenet"), "imagenet", "voc, coco");
+  EXPECT_ERROR_CONTAINS(training::dataset_settings("imagenet"), "imagenet", "voc, coco");
 }
 
 TEST(SpmlLosses, DatasetTable) {
-  EXPECT_DOUBLE_EQ(losses::dataset_loss_params("voc").expected_positives, 1.5);
-  EXPECT_DOUBLE_EQ(losses::dataset_loss_params("coco").expected_positives, 2.9);
-  EXPECT_DOUBLE_EQ(losses::dataset_loss_params("nuswide").em_alpha, 0.1);
-  EXPECT_DOUBLE_EQ(losses::dataset_loss_params("cub").gr.q2q3[1], 1.5);
-  EXPECT_EQ(losses::dataset_loss_params("coco").gr.beta, (V{0, 10, -2, -8}));
-  EXPECT_DOUBLE_EQ(losses::dataset_loss_params("fashion-mosaic").expected_positives, 1.76);
-  EXPECT_EQ(losses::dataset_loss_params("fashion-mosaic").gr.beta, (V{0, 2, -2, -2}));
+  EXPECT_DOUBLE_EQ(training::dataset_settings("voc").expected_positives, 1.5);
+  EXPECT_DOUBLE_EQ(training::dataset_settings("coco").expected_positives, 2.9);
+  EXPECT_DOUBLE_EQ(training::dataset_settings("nuswide").em_alpha, 0.1);
+  EXPECT_DOUBLE_EQ(training::dataset_settings("cub").gr.q2q3[1], 1.5);
+  EXPECT_EQ(training::dataset_settings("coco").gr.beta, (V{0, 10, -2, -8}));
+  EXPECT_DOUBLE_EQ(training::dataset_settings("fashion-mosaic").expected_positives, 1.76);
+  EXPECT_EQ(training::dataset_settings("fashion-mosaic").gr.beta, (V{0, 2, -2, -2}));
 }
 
 // The CPU kernel works on tiles of 256 classes in vectorised passes: at C = 312 (a full and a partial tile), with

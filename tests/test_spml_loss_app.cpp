@@ -15,7 +15,7 @@
 #include "framework/io/npy_tensor.h"
 #include "framework/ops/ops.h"
 #include "losses/composed_losses.h"
-#include "losses/dataset_params.h"
+#include "training/dataset_settings.h"
 #include "losses/spml_loss.h"
 #include "test_util.h"
 
@@ -64,7 +64,7 @@ struct LibraryResult {
 };
 LibraryResult library_loss(LossKind kind, const Tensor& logits, const Tensor& labels, const losses::GrSettings& gr,
                            int epoch, const Tensor& estimates = Tensor()) {
-  const losses::DatasetLossParams& voc = losses::dataset_loss_params("voc");
+  const training::DatasetSettings& voc = training::dataset_settings("voc");
   const losses::LossParams params = losses::make_loss_params(losses::GrSchedule(gr, 8, 0).at(epoch),
                                                              voc.expected_positives, voc.em_alpha, logits.size(1));
   Tensor z = logits.clone().set_requires_grad(true);
@@ -227,7 +227,7 @@ TEST_P(ComposedLoss, MatchesFusedValueAndGradients) {
   const Tensor estimates = test::random_tensor({rows, cols}, 22, DType::Float64, -4, 4);
   const bool role = kind == LossKind::ROLE;
   for (int epoch : {1, 6}) {
-    losses::GrSettings settings = losses::dataset_loss_params("cub").gr;  // q3 = 1.5, a steeper beta
+    losses::GrSettings settings = training::dataset_settings("cub").gr;  // q3 = 1.5, a steeper beta
     const losses::LossParams params =
         losses::make_loss_params(losses::GrSchedule(settings, 8, 0).at(epoch), 2.5, 0.15, cols);
     Tensor zf = logits.clone().set_requires_grad(true), zc = logits.clone().set_requires_grad(true);

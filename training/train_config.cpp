@@ -1,4 +1,4 @@
-// Training defaults per data set, validation and the JSON form of TrainConfig.
+// The defaults of a data set, validation, layering and the JSON form of TrainConfig.
 #include "training/train_config.h"
 
 #include <algorithm>
@@ -8,7 +8,6 @@
 #include "framework/io/file.h"
 #include "kernels/common/error.h"
 #include "kernels/cpu/onednn_kernels.h"
-#include "losses/dataset_params.h"
 #include "losses/spml_loss.h"
 #include "models/resnet.h"
 
@@ -69,32 +68,8 @@ bool vector_contains(const std::vector<std::string>& names, const std::string& n
 
 }  // namespace
 
-const std::vector<DatasetTrainingDefaults>& all_dataset_training_defaults() {
-  // SPML.md section 2/4: lr 1e-5, batch 8 (16 for COCO and NUS-WIDE), 8 epochs (10 for NUS-WIDE and CUB), 448 px.
-  // Fashion-Mosaic: the reference CPU configuration (higher learning rates make val mAP swing by tens of points).
-  static const std::vector<DatasetTrainingDefaults> table = {
-      {"voc", 20, "resnet50", 8, 8, 1e-5, 448},
-      {"coco", 80, "resnet50", 8, 16, 1e-5, 448},
-      {"nuswide", 81, "resnet50", 10, 16, 1e-5, 448},
-      {"cub", 312, "resnet50", 10, 8, 1e-5, 448},
-      {"fashion-mosaic", 10, "resnet18", 6, 32, 3e-4, 64},
-      {"toy-shapes", 4, "resnet18", 2, 16, 1e-3, 32},
-  };
-  return table;
-}
-
-const DatasetTrainingDefaults& dataset_training_defaults(const std::string& dataset) {
-  std::string known;
-  for (const auto& d : all_dataset_training_defaults()) {
-    if (d.dataset == dataset) return d;
-    known += (known.empty() ? "" : ", ") + d.dataset;
-  }
-  SPML_FAIL("--dataset: unknown data set '", dataset, "': expected one of ", known);
-}
-
 TrainConfig default_train_config(const std::string& dataset) {
-  const DatasetTrainingDefaults& t = dataset_training_defaults(dataset);
-  const losses::DatasetLossParams& l = losses::dataset_loss_params(dataset);
+  const DatasetSettings& t = dataset_settings(dataset);
   TrainConfig c;
   c.dataset = dataset;
   c.arch = t.arch;
@@ -102,16 +77,16 @@ TrainConfig default_train_config(const std::string& dataset) {
   c.batch_size = t.batch_size;
   c.lr = t.lr;
   c.image_size = t.image_size;
-  c.beta = l.gr.beta;
-  c.alpha = l.gr.alpha;
-  c.q2q3 = l.gr.q2q3;
-  c.expected_pos = l.expected_positives;
-  c.em_alpha = l.em_alpha;
+  c.beta = t.gr.beta;
+  c.alpha = t.gr.alpha;
+  c.q2q3 = t.gr.q2q3;
+  c.expected_pos = t.expected_positives;
+  c.em_alpha = t.em_alpha;
   return c;
 }
 
 void validate_train_config(const TrainConfig& c) {
-  dataset_training_defaults(c.dataset);
+  dataset_settings(c.dataset);
   SPML_CHECK(!c.data.empty(), "--data: the data set's pre-formatted folder is required");
   SPML_CHECK(!c.out.empty(), "--out: the run folder is required");
   SPML_CHECK(vector_contains(models::resnet_architectures(), c.arch), "--arch: unknown architecture '", c.arch,

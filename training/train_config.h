@@ -8,26 +8,10 @@
 #include <vector>
 
 #include "framework/core/dtype.h"
+#include "losses/spml_loss.h"
+#include "training/dataset_settings.h"
 
 namespace spml::training {
-
-// Training defaults of one data set. The loss hyper-parameters (k, EM alpha, GR's schedules) come from
-// losses::dataset_loss_params.
-struct DatasetTrainingDefaults {
-  std::string dataset;
-  int64_t num_classes;  // what the data set's folder must hold (checked when it is loaded)
-  std::string arch;
-  int epochs;
-  int64_t batch_size;
-  double lr;
-  int image_size;
-};
-
-// The one table: voc, coco, nuswide, cub (ResNet-50, 448 px, lr 1e-5 as in SPML.md), fashion-mosaic (ResNet-18
-// from random init, 64 px, lr 3e-4) and toy-shapes (the tests' tiny generated set).
-const std::vector<DatasetTrainingDefaults>& all_dataset_training_defaults();
-// Throws spml::Error listing the known names for an unknown data set.
-const DatasetTrainingDefaults& dataset_training_defaults(const std::string& dataset);
 
 struct TrainConfig {
   std::string dataset = "fashion-mosaic";
@@ -40,13 +24,13 @@ struct TrainConfig {
   int epochs = 6;
   int64_t batch_size = 32;
   double lr = 3e-4;
-  double lr_mult = 10;                          // the head's learning rate is lr x lr_mult
-  int linear_init = 0;                          // epochs with the backbone frozen (BatchNorm statistics still update)
-  std::vector<double> beta{0, 2, -2, -2};       // GR: w0 wT b0 bT
-  std::vector<double> alpha{0.5, 2, 0.8, 0.5};  // GR: mu0 sigma0 muT sigmaT
-  std::vector<double> q2q3{0.01, 1};            // GR: q2 q3
-  double expected_pos = 1.76;                   // EPR / ROLE: k
-  double em_alpha = 0.2;                        // EM
+  double lr_mult = 10;  // the head's learning rate is lr x lr_mult
+  int linear_init = 0;  // epochs with the backbone frozen (BatchNorm statistics still update)
+  std::vector<double> beta = losses::GrSettings{}.beta;    // GR: w0 wT b0 bT
+  std::vector<double> alpha = losses::GrSettings{}.alpha;  // GR: mu0 sigma0 muT sigmaT
+  std::vector<double> q2q3 = losses::GrSettings{}.q2q3;    // GR: q2 q3
+  double expected_pos = 1.76;                              // EPR / ROLE: k
+  double em_alpha = 0.2;                                   // EM
   int image_size = 64;
   std::string device = "cpu";
   int64_t seed = 0;  // model init, shuffling, flips, ROLE's estimates (each stream unless its own seed is set)
@@ -67,7 +51,7 @@ struct TrainConfig {
   int64_t max_train = 0;    // keep the first N train rows (after the 80/20 split); 0 = all
 };
 
-// The defaults of `dataset`: its row of the training table plus its loss hyper-parameters.
+// The defaults of `dataset`: its row of the data-set table (training/dataset_settings.h).
 TrainConfig default_train_config(const std::string& dataset);
 
 // Checks every field (names the flag and the accepted values): known data set, arch and loss, epochs >= 1,

@@ -53,7 +53,7 @@ BestTracker::Decision BestTracker::update(int epoch, double val_map) {
 
 data::MultiLabelDataset load_training_data(const TrainConfig& config,
                                            const std::function<void(const std::string&)>& log) {
-  const DatasetTrainingDefaults& defaults = dataset_training_defaults(config.dataset);
+  const DatasetSettings& defaults = dataset_settings(config.dataset);
   if (config.dataset == "fashion-mosaic" && !data::fashion_mosaic_exists(config.data)) {
     data::FashionMosaicOptions options;
     options.out = config.data;
@@ -196,7 +196,7 @@ SplitEvaluation evaluate_run(const std::string& run_dir, const std::string& spli
   SPML_CHECK(fs::exists(best_path), "--run ", run_dir, ": ", best_path,
              " does not exist (the run has not finished an epoch yet)");
   const Device device = Device::parse(config.device);
-  if (device.is_cuda()) cuda::require_device(device.index, "--device");
+  if (device.is_cuda()) cuda_runtime::require_device(device.index, "--device");
   const data::MultiLabelDataset dataset =
       load_training_data(config, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
   std::shared_ptr<models::ResNet> net = make_model(config, dataset.num_classes());

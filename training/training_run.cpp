@@ -60,7 +60,7 @@ const TrainConfig& validated(const TrainConfig& config) {
 }
 
 std::string device_description(Device device) {
-  return device.is_cuda() ? device.str() + " (" + cuda::device_name(device.index) + ")" : "cpu";
+  return device.is_cuda() ? device.str() + " (" + cuda_runtime::device_name(device.index) + ")" : "cpu";
 }
 
 }  // namespace
@@ -71,7 +71,7 @@ TrainingRun::TrainingRun(const TrainConfig& config, bool resume, const TrainCall
       log_(callbacks.log ? callbacks.log : [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }),
       folder_(config.out, resume),
       device_(Device::parse(config.device)) {
-  if (device_.is_cuda()) cuda::require_device(device_.index, "--device");
+  if (device_.is_cuda()) cuda_runtime::require_device(device_.index, "--device");
   set_deterministic_convolutions(config_.deterministic);
 
   dataset_ = load_training_data(config_, log_);

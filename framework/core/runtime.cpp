@@ -40,7 +40,7 @@ int num_threads() {
 Device setup_threads_and_device(int threads, const std::string& device) {
   set_num_threads(threads);
   const Device d = Device::parse(device);
-  if (d.is_cuda()) cuda::require_device(d.index, "--device");
+  if (d.is_cuda()) cuda_runtime::require_device(d.index, "--device");
   return d;
 }
 
@@ -75,7 +75,7 @@ std::string build_info_string() {
   const BuildInfo info = build_info();
   std::string s = "spml " + info.version + ", CUDA ";
   s += info.cuda ? "on (archs " + info.cuda_architectures + ", " +
-                       (cuda::is_available() ? "device " + cuda::device_name(0) : cuda::unavailable_reason()) + ")"
+                       (cuda_runtime::is_available() ? "device " + cuda_runtime::device_name(0) : cuda_runtime::unavailable_reason()) + ")"
                  : "off";
   s += ", GEMM " + info.gemm + ", CPU kernels " + cpu_kernels_description() + ", " + std::to_string(num_threads()) +
        " threads";

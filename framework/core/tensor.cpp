@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "framework/autograd/autograd.h"
-#include "framework/core/backend.h"
+#include "framework/core/dispatch.h"
 
 namespace spml {
 
@@ -100,8 +100,8 @@ Storage::Storage(std::size_t bytes, Device device) : bytes_(bytes), device_(devi
     data_ = std::aligned_alloc(kHostAlignment, rounded);
     SPML_CHECK(data_ != nullptr, "out of host memory: asked for ", bytes, " bytes");
   } else {
-    cuda::require_device(device.index, "tensor allocation");
-    data_ = cuda::device_allocate(bytes, device.index);
+    cuda_runtime::require_device(device.index, "tensor allocation");
+    data_ = cuda_runtime::device_allocate(bytes, device.index);
   }
 }
 
@@ -111,7 +111,7 @@ Storage::~Storage() {
     std::free(data_);
   } else {
     try {
-      cuda::device_free(data_, device_.index);
+      cuda_runtime::device_free(data_, device_.index);
     } catch (...) {
       // A destructor must not throw; the allocator reports its own errors elsewhere.
     }
@@ -162,7 +162,7 @@ Tensor Tensor::from_host(const void* data, const Shape& shape, DType dtype, Devi
   if (device.is_cpu()) {
     std::memcpy(t.data_ptr(), data, t.nbytes());
   } else {
-    cuda::memcpy(t.data_ptr(), data, t.nbytes(), cuda::CopyKind::HostToDevice, device.index);
+    cuda_runtime::memcpy(t.data_ptr(), data, t.nbytes(), cuda_runtime::CopyKind::HostToDevice, device.index);
   }
   return t;
 }
@@ -264,11 +264,7 @@ Tensor Tensor::to(DType target) const {
   SPML_DISPATCH_ALL(src, "Tensor::to(dtype)", {
     using src_t = scalar_t;
     SPML_DISPATCH_ALL(target, "Tensor::to(dtype)", {
-      SPML_ON_DEVICE(
-          device(),
-          kernels::cpu::cast(static_cast<const src_t*>(data_ptr()), static_cast<scalar_t*>(out.data_ptr()), n),
-          kernels::cuda::cast(static_cast<const src_t*>(data_ptr()), static_cast<scalar_t*>(out.data_ptr()), n,
-                              detail::stream_of(*this)));
+      SPML_RUN_KERNEL(device(), cast, static_cast<const src_t*>(data_ptr()), static_cast<scalar_t*>(out.data_ptr()), n);
     });
   });
   return out;
@@ -379,11 +375,8 @@ Tensor& Tensor::fill_(double value) {
   require_defined("fill_");
   check_inplace_allowed(*this, "fill_");
   const int64_t n = numel();
-  SPML_DISPATCH_ALL(dtype(), "fill_", {
-    SPML_ON_DEVICE(
-        device(), kernels::cpu::fill(static_cast<scalar_t*>(data_ptr()), n, scalar_t(value)),
-        kernels::cuda::fill(static_cast<scalar_t*>(data_ptr()), n, scalar_t(value), detail::stream_of(*this)));
-  });
+  SPML_DISPATCH_ALL(dtype(), "fill_",
+                    { SPML_RUN_KERNEL(device(), fill, static_cast<scalar_t*>(data_ptr()), n, scalar_t(value)); });
   return *this;
 }
 
@@ -398,13 +391,13 @@ Tensor& Tensor::copy_(const Tensor& src) {
   if (device().is_cpu() && src.device().is_cpu()) {
     std::memmove(data_ptr(), src.data_ptr(), bytes);
   } else if (device().is_cpu()) {
-    cuda::memcpy(data_ptr(), src.data_ptr(), bytes, cuda::CopyKind::DeviceToHost, src.device().index);
+    cuda_runtime::memcpy(data_ptr(), src.data_ptr(), bytes, cuda_runtime::CopyKind::DeviceToHost, src.device().index);
   } else if (src.device().is_cpu()) {
-    cuda::memcpy(data_ptr(), src.data_ptr(), bytes, cuda::CopyKind::HostToDevice, device().index);
+    cuda_runtime::memcpy(data_ptr(), src.data_ptr(), bytes, cuda_runtime::CopyKind::HostToDevice, device().index);
   } else {
     SPML_CHECK(device() == src.device(), "copy_: between two CUDA devices (", src.device().str(), " -> ",
                device().str(), ") is not supported; go through the host");
-    cuda::memcpy(data_ptr(), src.data_ptr(), bytes, cuda::CopyKind::DeviceToDevice, device().index, false);
+    cuda_runtime::memcpy(data_ptr(), src.data_ptr(), bytes, cuda_runtime::CopyKind::DeviceToDevice, device().index, false);
   }
   return *this;
 }
@@ -416,12 +409,8 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
              "add_: operand ", other.description(), " does not match ", description());
   const int64_t n = numel();
   SPML_DISPATCH_FLOATING(dtype(), "add_", {
-    SPML_ON_DEVICE(
-        device(),
-        kernels::cpu::axpy(static_cast<scalar_t*>(data_ptr()), static_cast<const scalar_t*>(other.data_ptr()), n,
-                           scalar_t(alpha)),
-        kernels::cuda::axpy(static_cast<scalar_t*>(data_ptr()), static_cast<const scalar_t*>(other.data_ptr()), n,
-                            scalar_t(alpha), detail::stream_of(*this)));
+    SPML_RUN_KERNEL(device(), axpy, static_cast<scalar_t*>(data_ptr()), static_cast<const scalar_t*>(other.data_ptr()),
+                    n, scalar_t(alpha));
   });
   return *this;
 }
@@ -431,9 +420,7 @@ Tensor& Tensor::uniform_(double lo, double hi, uint64_t seed, uint64_t offset) {
   check_inplace_allowed(*this, "uniform_");
   const int64_t n = numel();
   SPML_DISPATCH_FLOATING(dtype(), "uniform_", {
-    SPML_ON_DEVICE(device(), kernels::cpu::fill_uniform(static_cast<scalar_t*>(data_ptr()), n, seed, offset, lo, hi),
-                   kernels::cuda::fill_uniform(static_cast<scalar_t*>(data_ptr()), n, seed, offset, lo, hi,
-                                               detail::stream_of(*this)));
+    SPML_RUN_KERNEL(device(), fill_uniform, static_cast<scalar_t*>(data_ptr()), n, seed, offset, lo, hi);
   });
   return *this;
 }
@@ -443,10 +430,7 @@ Tensor& Tensor::normal_(double mean, double stddev, uint64_t seed, uint64_t offs
   check_inplace_allowed(*this, "normal_");
   const int64_t n = numel();
   SPML_DISPATCH_FLOATING(dtype(), "normal_", {
-    SPML_ON_DEVICE(device(),
-                   kernels::cpu::fill_normal(static_cast<scalar_t*>(data_ptr()), n, seed, offset, mean, stddev),
-                   kernels::cuda::fill_normal(static_cast<scalar_t*>(data_ptr()), n, seed, offset, mean, stddev,
-                                              detail::stream_of(*this)));
+    SPML_RUN_KERNEL(device(), fill_normal, static_cast<scalar_t*>(data_ptr()), n, seed, offset, mean, stddev);
   });
   return *this;
 }

@@ -21,7 +21,7 @@
 #include "kernels/cuda/check.h"
 #endif
 
-namespace spml::cuda {
+namespace spml::cuda_runtime {
 
 #if SPML_WITH_CUDA
 
@@ -210,23 +210,23 @@ void require_device(int index, const char* what) {
 }
 
 std::string device_name(int index) {
-  require_device(index, "cuda::device_name");
+  require_device(index, "cuda_runtime::device_name");
   cudaDeviceProp prop{};
   SPML_CUDA_CHECK(cudaGetDeviceProperties(&prop, index));
   return std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ")";
 }
 
 void synchronize(int index) {
-  DeviceState& state = device_state(index, "cuda::synchronize");
+  DeviceState& state = device_state(index, "cuda_runtime::synchronize");
   SPML_CUDA_CHECK(cudaStreamSynchronize(stream_of(state, index)));
 }
 
 cudaStream_t stream(int device) {
-  return stream_of(device_state(device, "cuda::stream"), device);
+  return stream_of(device_state(device, "cuda_runtime::stream"), device);
 }
 
 cublasHandle_t cublas_handle(int device) {
-  DeviceState& state = device_state(device, "cuda::cublas_handle");
+  DeviceState& state = device_state(device, "cuda_runtime::cublas_handle");
   std::call_once(state.cublas_once, [&] {
     cudaStream_t s = stream_of(state, device);
     DeviceGuard guard(device);
@@ -241,7 +241,7 @@ cublasHandle_t cublas_handle(int device) {
 }
 
 cudnnHandle_t cudnn_handle(int device) {
-  DeviceState& state = device_state(device, "cuda::cudnn_handle");
+  DeviceState& state = device_state(device, "cuda_runtime::cudnn_handle");
   std::call_once(state.cudnn_once, [&] {
     cudaStream_t s = stream_of(state, device);
     DeviceGuard guard(device);
@@ -256,8 +256,8 @@ cudnnHandle_t cudnn_handle(int device) {
 }
 
 void* device_allocate(std::size_t bytes, int device) {
-  DeviceState& state = device_state(device, "cuda::device_allocate");
-  const std::size_t size = round_size(bytes, "cuda::device_allocate");
+  DeviceState& state = device_state(device, "cuda_runtime::device_allocate");
+  const std::size_t size = round_size(bytes, "cuda_runtime::device_allocate");
   std::lock_guard<std::mutex> lock(state.mutex);
   ++state.stats.alloc_count;
   void* ptr = nullptr;
@@ -297,10 +297,10 @@ void* device_allocate(std::size_t bytes, int device) {
 
 void device_free(void* ptr, int device) {
   if (ptr == nullptr) return;
-  DeviceState& state = device_state(device, "cuda::device_free");
+  DeviceState& state = device_state(device, "cuda_runtime::device_free");
   std::lock_guard<std::mutex> lock(state.mutex);
   const auto it = state.live_blocks.find(ptr);
-  SPML_CHECK(it != state.live_blocks.end(), "cuda::device_free: pointer ", ptr,
+  SPML_CHECK(it != state.live_blocks.end(), "cuda_runtime::device_free: pointer ", ptr,
              " is not a live block of the allocator of device ", device);
   // Reuse is safe without events: every user of the block queues on the device's one stream.
   state.free_blocks.emplace(it->second, ptr);
@@ -309,13 +309,13 @@ void device_free(void* ptr, int device) {
 }
 
 AllocatorStats allocator_stats(int device) {
-  DeviceState& state = device_state(device, "cuda::allocator_stats");
+  DeviceState& state = device_state(device, "cuda_runtime::allocator_stats");
   std::lock_guard<std::mutex> lock(state.mutex);
   return state.stats;
 }
 
 void reset_peak_stats(int device) {
-  DeviceState& state = device_state(device, "cuda::reset_peak_stats");
+  DeviceState& state = device_state(device, "cuda_runtime::reset_peak_stats");
   std::lock_guard<std::mutex> lock(state.mutex);
   state.stats.peak_allocated_bytes = state.stats.allocated_bytes;
 }
@@ -330,8 +330,8 @@ void empty_cache() {
 }
 
 void* pinned_allocate(std::size_t bytes) {
-  require_available("cuda::pinned_allocate");
-  const std::size_t size = round_size(bytes, "cuda::pinned_allocate");
+  require_available("cuda_runtime::pinned_allocate");
+  const std::size_t size = round_size(bytes, "cuda_runtime::pinned_allocate");
   PinnedPool& pool = pinned_pool();
   std::lock_guard<std::mutex> lock(pool.mutex);
   const auto cached = pool.free_blocks.lower_bound(size);
@@ -360,11 +360,11 @@ void* pinned_allocate(std::size_t bytes) {
 
 void pinned_free(void* ptr) {
   if (ptr == nullptr) return;
-  require_available("cuda::pinned_free");
+  require_available("cuda_runtime::pinned_free");
   PinnedPool& pool = pinned_pool();
   std::lock_guard<std::mutex> lock(pool.mutex);
   const auto it = pool.live_blocks.find(ptr);
-  SPML_CHECK(it != pool.live_blocks.end(), "cuda::pinned_free: pointer ", ptr, " is not a live pinned block");
+  SPML_CHECK(it != pool.live_blocks.end(), "cuda_runtime::pinned_free: pointer ", ptr, " is not a live pinned block");
   PinnedCached entry{ptr, {}};
   const Probe& p = probe();
   for (int device = 0; device < p.count; ++device) {
@@ -381,7 +381,7 @@ void pinned_free(void* ptr) {
 }
 
 void memcpy(void* dst, const void* src, std::size_t bytes, CopyKind kind, int device, bool synchronous) {
-  DeviceState& state = device_state(device, "cuda::memcpy");
+  DeviceState& state = device_state(device, "cuda_runtime::memcpy");
   if (bytes == 0) return;
   cudaStream_t s = stream_of(state, device);
   cudaMemcpyKind direction = cudaMemcpyDeviceToDevice;
@@ -397,7 +397,7 @@ void memcpy(void* dst, const void* src, std::size_t bytes, CopyKind kind, int de
 }
 
 void memset_zero(void* dst, std::size_t bytes, int device) {
-  DeviceState& state = device_state(device, "cuda::memset_zero");
+  DeviceState& state = device_state(device, "cuda_runtime::memset_zero");
   if (bytes == 0) return;
   cudaStream_t s = stream_of(state, device);
   DeviceGuard guard(device);
@@ -425,37 +425,37 @@ void require_device(int index, const char* what) {
   SPML_FAIL(what, ": CUDA device ", index, " requested but built without CUDA");
 }
 std::string device_name(int) {
-  built_without_cuda("cuda::device_name");
+  built_without_cuda("cuda_runtime::device_name");
 }
 void synchronize(int) {
-  built_without_cuda("cuda::synchronize");
+  built_without_cuda("cuda_runtime::synchronize");
 }
 void* device_allocate(std::size_t, int) {
-  built_without_cuda("cuda::device_allocate");
+  built_without_cuda("cuda_runtime::device_allocate");
 }
 void device_free(void*, int) {
-  built_without_cuda("cuda::device_free");
+  built_without_cuda("cuda_runtime::device_free");
 }
 AllocatorStats allocator_stats(int) {
-  built_without_cuda("cuda::allocator_stats");
+  built_without_cuda("cuda_runtime::allocator_stats");
 }
 void reset_peak_stats(int) {
-  built_without_cuda("cuda::reset_peak_stats");
+  built_without_cuda("cuda_runtime::reset_peak_stats");
 }
 void empty_cache() {}  // nothing is cached without CUDA; a no-op, as in a CUDA build without a device
 void* pinned_allocate(std::size_t) {
-  built_without_cuda("cuda::pinned_allocate");
+  built_without_cuda("cuda_runtime::pinned_allocate");
 }
 void pinned_free(void*) {
-  built_without_cuda("cuda::pinned_free");
+  built_without_cuda("cuda_runtime::pinned_free");
 }
 void memcpy(void*, const void*, std::size_t, CopyKind, int, bool) {
-  built_without_cuda("cuda::memcpy");
+  built_without_cuda("cuda_runtime::memcpy");
 }
 void memset_zero(void*, std::size_t, int) {
-  built_without_cuda("cuda::memset_zero");
+  built_without_cuda("cuda_runtime::memset_zero");
 }
 
 #endif  // SPML_WITH_CUDA
 
-}  // namespace spml::cuda
+}  // namespace spml::cuda_runtime

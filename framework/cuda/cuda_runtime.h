@@ -13,7 +13,7 @@
 #include <cudnn.h>
 #endif
 
-namespace spml::cuda {
+namespace spml::cuda_runtime {
 
 // True when this build has CUDA, a driver is loaded and at least one device exists (probed once; a
 // CUDA build on a machine without a driver answers false instead of failing).
@@ -65,4 +65,9 @@ enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice };
 void memcpy(void* dst, const void* src, std::size_t bytes, CopyKind kind, int device, bool synchronous = true);
 void memset_zero(void* dst, std::size_t bytes, int device);
 
-}  // namespace spml::cuda
+}  // namespace spml::cuda_runtime
+
+// TEMPORARY-ALIAS (removed once the tests use the new name)
+namespace spml {
+namespace cuda = cuda_runtime;
+}

@@ -153,7 +153,7 @@ struct DataLoader::Impl {
         s.copy_done = nullptr;
         if (s.pinned != nullptr) {
           try {
-            cuda::pinned_free(s.pinned);
+            cuda_runtime::pinned_free(s.pinned);
           } catch (...) {
           }
           s.pinned = nullptr;
@@ -272,7 +272,7 @@ DataLoader::DataLoader(const MultiLabelSplit& split, std::string image_root, Loa
              shape_str(split.labels.shape()), " do not match ", n, " image paths");
   SPML_CHECK(split.observed.shape() == split.labels.shape(), "DataLoader: observed labels ",
              shape_str(split.observed.shape()), " differ from labels ", shape_str(split.labels.shape()));
-  if (options.device.is_cuda()) cuda::require_device(options.device.index, "DataLoader");
+  if (options.device.is_cuda()) cuda_runtime::require_device(options.device.index, "DataLoader");
   if (options.schedule)
     SPML_CHECK(options.schedule->size == n, "DataLoader: the order file was made for ", options.schedule->size,
                " rows, the split has ", n);
@@ -296,7 +296,7 @@ DataLoader::DataLoader(const MultiLabelSplit& split, std::string image_root, Loa
     SPML_CUDA_CHECK(cudaEventCreateWithFlags(&d.compute_ready, cudaEventDisableTiming));
     for (Impl::Slot& s : d.slots) {
       SPML_CUDA_CHECK(cudaEventCreateWithFlags(&s.copy_done, cudaEventDisableTiming));
-      s.pinned = static_cast<float*>(cuda::pinned_allocate(std::size_t(d.slot_capacity_floats()) * sizeof(float)));
+      s.pinned = static_cast<float*>(cuda_runtime::pinned_allocate(std::size_t(d.slot_capacity_floats()) * sizeof(float)));
     }
     SPML_CUDA_CHECK(cudaSetDevice(previous));
   }
@@ -442,7 +442,7 @@ bool DataLoader::next(Batch& out) {
       batch.images = Tensor::empty({rows, 3, d.opt.image_size, d.opt.image_size}, DType::Float32, dev);
       batch.labels = Tensor::empty({rows, d.classes}, DType::Float32, dev);
       batch.observed = Tensor::empty({rows, d.classes}, DType::Float32, dev);
-      cudaStream_t compute = cuda::stream(dev.index);
+      cudaStream_t compute = cuda_runtime::stream(dev.index);
       int previous = 0;
       SPML_CUDA_CHECK(cudaGetDevice(&previous));
       SPML_CUDA_CHECK(cudaSetDevice(dev.index));

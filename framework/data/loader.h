@@ -61,8 +61,8 @@ struct LoaderStats {
 // Workers start with the first start_epoch and live until destruction. Batches come out in order (batch k of the
 // epoch's permutation) although workers decode images in parallel. Destroying the loader mid-epoch or after an
 // error stops and joins every worker. Not thread-safe: one consumer thread calls start_epoch/next/stats.
-// CUDA device: each batch is assembled in pinned host memory (cuda::pinned_allocate), copied with
-// cudaMemcpyAsync on the loader's own copy stream, and the framework's compute stream (cuda::stream) waits for the
+// CUDA device: each batch is assembled in pinned host memory (cuda_runtime::pinned_allocate), copied with
+// cudaMemcpyAsync on the loader's own copy stream, and the framework's compute stream (cuda_runtime::stream) waits for the
 // copy with an event; the copy itself waits (on the GPU, not the host) for work queued on the compute stream before
 // the batch's device tensors were allocated, because the caching allocator hands out blocks in that stream's order.
 class DataLoader {

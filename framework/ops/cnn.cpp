@@ -6,7 +6,7 @@
 #include <mutex>
 
 #include "framework/autograd/autograd.h"
-#include "framework/core/backend.h"
+#include "framework/core/dispatch.h"
 #include "framework/core/nvtx.h"
 #include "framework/ops/ops.h"
 #include "kernels/cpu/onednn_kernels.h"
@@ -48,7 +48,7 @@ void* cudnn_workspace(int device, std::size_t bytes) {
 template <class T, class Run>
 void run_cudnn(const kernels::Conv2dShape& s, kernels::cuda::ConvPass pass, int device, Run run) {
   const bool det = g_deterministic.load();
-  cudnnHandle_t handle = cuda::cudnn_handle(device);
+  cudnnHandle_t handle = cuda_runtime::cudnn_handle(device);
   const std::size_t bytes =
       kernels::cuda::conv2d_prepare(handle, s, std::is_same_v<T, double>, pass, det, kCudnnWorkspaceLimit);
   run(handle, cudnn_workspace(device, bytes), bytes, det);
@@ -232,13 +232,9 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, co
     const scalar_t* bp = beta.defined() ? beta.data<scalar_t>() : nullptr;
     scalar_t* rm = running_mean.defined() ? running_mean.data<scalar_t>() : nullptr;
     scalar_t* rv = running_var.defined() ? running_var.data<scalar_t>() : nullptr;
-    SPML_ON_DEVICE(
-        x.device(),
-        kernels::cpu::batchnorm_forward(x.data<scalar_t>(), gp, bp, y.data<scalar_t>(), save_mean.data<scalar_t>(),
-                                        save_invstd.data<scalar_t>(), rm, rv, n, c, hw, training, momentum, eps),
-        kernels::cuda::batchnorm_forward(x.data<scalar_t>(), gp, bp, y.data<scalar_t>(), save_mean.data<scalar_t>(),
-                                         save_invstd.data<scalar_t>(), rm, rv, n, c, hw, training, momentum, eps,
-                                         detail::stream_of(x)));
+    SPML_RUN_KERNEL(x.device(), batchnorm_forward, x.data<scalar_t>(), gp, bp, y.data<scalar_t>(),
+                    save_mean.data<scalar_t>(), save_invstd.data<scalar_t>(), rm, rv, n, c, hw, training, momentum,
+                    eps);
   });
   std::vector<Tensor> inputs{x};
   if (gamma.defined()) inputs.push_back(gamma);
@@ -256,13 +252,8 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, co
       scalar_t* gxp = grad_x ? gx.data<scalar_t>() : nullptr;
       scalar_t* ggp = grad_g ? gg.data<scalar_t>() : nullptr;
       scalar_t* gbp = grad_b ? gb.data<scalar_t>() : nullptr;
-      SPML_ON_DEVICE(
-          g.device(),
-          kernels::cpu::batchnorm_backward(sx.data<scalar_t>(), g.data<scalar_t>(), gp, save_mean.data<scalar_t>(),
-                                           save_invstd.data<scalar_t>(), gxp, ggp, gbp, n, c, hw, training),
-          kernels::cuda::batchnorm_backward(sx.data<scalar_t>(), g.data<scalar_t>(), gp, save_mean.data<scalar_t>(),
-                                            save_invstd.data<scalar_t>(), gxp, ggp, gbp, n, c, hw, training,
-                                            detail::stream_of(g)));
+      SPML_RUN_KERNEL(g.device(), batchnorm_backward, sx.data<scalar_t>(), g.data<scalar_t>(), gp,
+                      save_mean.data<scalar_t>(), save_invstd.data<scalar_t>(), gxp, ggp, gbp, n, c, hw, training);
     });
     std::vector<Tensor> grads{gx};
     if (has_gamma) grads.push_back(gg);
@@ -296,21 +287,15 @@ Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t paddi
     kernels::onednn::max_pool2d_forward(s, x.data<float>(), y.data<float>(), argmax.data<int64_t>());
   else
     SPML_DISPATCH_FLOATING(x.dtype(), "max_pool2d", {
-      SPML_ON_DEVICE(
-          x.device(),
-          kernels::cpu::max_pool2d_forward(s, x.data<scalar_t>(), y.data<scalar_t>(), argmax.data<int64_t>()),
-          kernels::cuda::max_pool2d_forward(s, x.data<scalar_t>(), y.data<scalar_t>(), argmax.data<int64_t>(),
-                                            detail::stream_of(x)));
+      SPML_RUN_KERNEL(x.device(), max_pool2d_forward, s, x.data<scalar_t>(), y.data<scalar_t>(),
+                      argmax.data<int64_t>());
     });
   const Shape in_shape = x.shape();
   return autograd::record("max_pool2d", y, {x}, [s, argmax, in_shape](const Tensor& g) {
     Tensor gx = Tensor::empty(in_shape, g.dtype(), g.device());
     SPML_DISPATCH_FLOATING(g.dtype(), "max_pool2d.backward", {
-      SPML_ON_DEVICE(
-          g.device(),
-          kernels::cpu::max_pool2d_backward(s, g.data<scalar_t>(), argmax.data<int64_t>(), gx.data<scalar_t>()),
-          kernels::cuda::max_pool2d_backward(s, g.data<scalar_t>(), argmax.data<int64_t>(), gx.data<scalar_t>(),
-                                             detail::stream_of(g)));
+      SPML_RUN_KERNEL(g.device(), max_pool2d_backward, s, g.data<scalar_t>(), argmax.data<int64_t>(),
+                      gx.data<scalar_t>());
     });
     return std::vector<Tensor>{gx};
   });
@@ -324,21 +309,15 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w) {
   const int64_t planes = x.size(0) * x.size(1), h = x.size(2), w = x.size(3);
   Tensor y = Tensor::empty({x.size(0), x.size(1), out_h, out_w}, x.dtype(), x.device());
   SPML_DISPATCH_FLOATING(x.dtype(), "adaptive_avg_pool2d", {
-    SPML_ON_DEVICE(
-        x.device(),
-        kernels::cpu::adaptive_avg_pool2d_forward(x.data<scalar_t>(), y.data<scalar_t>(), planes, h, w, out_h, out_w),
-        kernels::cuda::adaptive_avg_pool2d_forward(x.data<scalar_t>(), y.data<scalar_t>(), planes, h, w, out_h, out_w,
-                                                   detail::stream_of(x)));
+    SPML_RUN_KERNEL(x.device(), adaptive_avg_pool2d_forward, x.data<scalar_t>(), y.data<scalar_t>(), planes, h, w,
+                    out_h, out_w);
   });
   const Shape in_shape = x.shape();
   return autograd::record("adaptive_avg_pool2d", y, {x}, [=](const Tensor& g) {
     Tensor gx = Tensor::empty(in_shape, g.dtype(), g.device());
     SPML_DISPATCH_FLOATING(g.dtype(), "adaptive_avg_pool2d.backward", {
-      SPML_ON_DEVICE(g.device(),
-                     kernels::cpu::adaptive_avg_pool2d_backward(g.data<scalar_t>(), gx.data<scalar_t>(), planes, h, w,
-                                                                out_h, out_w),
-                     kernels::cuda::adaptive_avg_pool2d_backward(g.data<scalar_t>(), gx.data<scalar_t>(), planes, h, w,
-                                                                 out_h, out_w, detail::stream_of(g)));
+      SPML_RUN_KERNEL(g.device(), adaptive_avg_pool2d_backward, g.data<scalar_t>(), gx.data<scalar_t>(), planes, h, w,
+                      out_h, out_w);
     });
     return std::vector<Tensor>{gx};
   });

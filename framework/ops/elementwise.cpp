@@ -1,6 +1,6 @@
 // Element-wise ops (unary, scalar, broadcasting binary) with their backward; math from kernels/common.
 #include "framework/autograd/autograd.h"
-#include "framework/core/backend.h"
+#include "framework/core/dispatch.h"
 #include "framework/core/nvtx.h"
 #include "framework/ops/ops.h"
 
@@ -23,9 +23,7 @@ Tensor unary_raw(UnaryOp op, const Tensor& x, double s) {
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   const int64_t n = x.numel();
   SPML_DISPATCH_FLOATING(x.dtype(), kernels::unary_op_name(op), {
-    SPML_ON_DEVICE(
-        x.device(), kernels::cpu::unary_forward(op, x.data<scalar_t>(), y.data<scalar_t>(), n, scalar_t(s)),
-        kernels::cuda::unary_forward(op, x.data<scalar_t>(), y.data<scalar_t>(), n, scalar_t(s), detail::stream_of(x)));
+    SPML_RUN_KERNEL(x.device(), unary_forward, op, x.data<scalar_t>(), y.data<scalar_t>(), n, scalar_t(s));
   });
   return y;
 }
@@ -37,10 +35,7 @@ Tensor unary_backward_raw(UnaryOp op, const Tensor& x, const Tensor& y, const Te
   SPML_DISPATCH_FLOATING(gy.dtype(), kernels::unary_op_name(op), {
     const scalar_t* xp = x.defined() ? x.data<scalar_t>() : nullptr;
     const scalar_t* yp = y.defined() ? y.data<scalar_t>() : nullptr;
-    SPML_ON_DEVICE(gy.device(),
-                   kernels::cpu::unary_backward(op, xp, yp, gy.data<scalar_t>(), gx.data<scalar_t>(), n, scalar_t(s)),
-                   kernels::cuda::unary_backward(op, xp, yp, gy.data<scalar_t>(), gx.data<scalar_t>(), n, scalar_t(s),
-                                                 detail::stream_of(gy)));
+    SPML_RUN_KERNEL(gy.device(), unary_backward, op, xp, yp, gy.data<scalar_t>(), gx.data<scalar_t>(), n, scalar_t(s));
   });
   return gx;
 }
@@ -106,11 +101,8 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   const BroadcastIndex index = broadcast_index(a, b, name, out_shape);
   Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
   SPML_DISPATCH_FLOATING(a.dtype(), name, {
-    SPML_ON_DEVICE(
-        a.device(),
-        kernels::cpu::binary_forward(op, index, a.data<scalar_t>(), b.data<scalar_t>(), out.data<scalar_t>()),
-        kernels::cuda::binary_forward(op, index, a.data<scalar_t>(), b.data<scalar_t>(), out.data<scalar_t>(),
-                                      detail::stream_of(a)));
+    SPML_RUN_KERNEL(a.device(), binary_forward, op, index, a.data<scalar_t>(), b.data<scalar_t>(),
+                    out.data<scalar_t>());
   });
   if (!autograd::needs_grad({a, b})) return out;
   const bool grad_a = a.requires_grad(), grad_b = b.requires_grad();
@@ -136,11 +128,8 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
     SPML_DISPATCH_FLOATING(g.dtype(), "binary backward", {
       scalar_t* gap = ga.defined() ? ga.data<scalar_t>() : nullptr;
       scalar_t* gbp = gb.defined() ? gb.data<scalar_t>() : nullptr;
-      SPML_ON_DEVICE(g.device(),
-                     kernels::cpu::binary_backward(op, index, sa.data<scalar_t>(), sb.data<scalar_t>(),
-                                                   g.data<scalar_t>(), gap, gbp),
-                     kernels::cuda::binary_backward(op, index, sa.data<scalar_t>(), sb.data<scalar_t>(),
-                                                    g.data<scalar_t>(), gap, gbp, detail::stream_of(g)));
+      SPML_RUN_KERNEL(g.device(), binary_backward, op, index, sa.data<scalar_t>(), sb.data<scalar_t>(),
+                      g.data<scalar_t>(), gap, gbp);
     });
     if (ga.defined()) ga = sum_to_shape(ga, sa.shape());
     if (gb.defined()) gb = sum_to_shape(gb, sb.shape());
@@ -199,10 +188,7 @@ Tensor relu_(const Tensor& x) {
              x.description(), ")");
   const int64_t n = x.numel();
   SPML_DISPATCH_FLOATING(x.dtype(), "relu_", {
-    SPML_ON_DEVICE(x.device(),
-                   kernels::cpu::unary_forward(UnaryOp::Relu, x.data<scalar_t>(), x.data<scalar_t>(), n, scalar_t(0)),
-                   kernels::cuda::unary_forward(UnaryOp::Relu, x.data<scalar_t>(), x.data<scalar_t>(), n, scalar_t(0),
-                                                detail::stream_of(x)));
+    SPML_RUN_KERNEL(x.device(), unary_forward, UnaryOp::Relu, x.data<scalar_t>(), x.data<scalar_t>(), n, scalar_t(0));
   });
   if (!autograd::needs_grad({x})) return x;
   // A new handle on the same storage carries the ReLU node; the input's own node stays its producer's.

@@ -1,6 +1,6 @@
 // matmul and linear (x W^T + b) through one row-major GEMM entry point: cuBLAS on CUDA, OpenBLAS/builtin on CPU.
 #include "framework/autograd/autograd.h"
-#include "framework/core/backend.h"
+#include "framework/core/dispatch.h"
 #include "framework/core/nvtx.h"
 #include "framework/ops/ops.h"
 
@@ -17,7 +17,7 @@ void gemm_into(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Ten
         a.device(),
         kernels::cpu::gemm(trans_a, trans_b, m, n, k, scalar_t(1), a.data<scalar_t>(), a.size(1), b.data<scalar_t>(),
                            b.size(1), beta, c.data<scalar_t>(), n),
-        kernels::cuda::gemm(cuda::cublas_handle(a.device().index), trans_a, trans_b, m, n, k, scalar_t(1),
+        kernels::cuda::gemm(cuda_runtime::cublas_handle(a.device().index), trans_a, trans_b, m, n, k, scalar_t(1),
                             a.data<scalar_t>(), a.size(1), b.data<scalar_t>(), b.size(1), beta, c.data<scalar_t>(), n));
   });
 }
@@ -74,11 +74,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   if (bias.defined()) {
     // Rows start as the bias, then the GEMM accumulates x W^T on top (beta = 1).
     SPML_DISPATCH_FLOATING(x.dtype(), "linear", {
-      SPML_ON_DEVICE(x.device(),
-                     kernels::cpu::broadcast_dim(bias.data<scalar_t>(), y.data<scalar_t>(), 1, x.size(0),
-                                                 weight.size(0), scalar_t(1)),
-                     kernels::cuda::broadcast_dim(bias.data<scalar_t>(), y.data<scalar_t>(), 1, x.size(0),
-                                                  weight.size(0), scalar_t(1), detail::stream_of(x)));
+      SPML_RUN_KERNEL(x.device(), broadcast_dim, bias.data<scalar_t>(), y.data<scalar_t>(), 1, x.size(0),
+                      weight.size(0), scalar_t(1));
     });
   }
   gemm_into(x, false, weight, true, y, bias.defined());

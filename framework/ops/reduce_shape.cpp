@@ -2,7 +2,7 @@
 #include <cmath>
 
 #include "framework/autograd/autograd.h"
-#include "framework/core/backend.h"
+#include "framework/core/dispatch.h"
 #include "framework/core/nvtx.h"
 #include "framework/ops/ops.h"
 
@@ -12,10 +12,7 @@ namespace {
 Tensor reduce_raw(const Tensor& x, int64_t outer, int64_t n, int64_t inner, double scale, const Shape& out_shape) {
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   SPML_DISPATCH_FLOATING(x.dtype(), "sum", {
-    SPML_ON_DEVICE(x.device(),
-                   kernels::cpu::reduce_sum(x.data<scalar_t>(), y.data<scalar_t>(), outer, n, inner, scalar_t(scale)),
-                   kernels::cuda::reduce_sum(x.data<scalar_t>(), y.data<scalar_t>(), outer, n, inner, scalar_t(scale),
-                                             detail::stream_of(x)));
+    SPML_RUN_KERNEL(x.device(), reduce_sum, x.data<scalar_t>(), y.data<scalar_t>(), outer, n, inner, scalar_t(scale));
   });
   return y;
 }
@@ -24,11 +21,8 @@ Tensor reduce_raw(const Tensor& x, int64_t outer, int64_t n, int64_t inner, doub
 Tensor broadcast_raw(const Tensor& g, int64_t outer, int64_t n, int64_t inner, double scale, const Shape& out_shape) {
   Tensor y = Tensor::empty(out_shape, g.dtype(), g.device());
   SPML_DISPATCH_FLOATING(g.dtype(), "sum.backward", {
-    SPML_ON_DEVICE(
-        g.device(),
-        kernels::cpu::broadcast_dim(g.data<scalar_t>(), y.data<scalar_t>(), outer, n, inner, scalar_t(scale)),
-        kernels::cuda::broadcast_dim(g.data<scalar_t>(), y.data<scalar_t>(), outer, n, inner, scalar_t(scale),
-                                     detail::stream_of(g)));
+    SPML_RUN_KERNEL(g.device(), broadcast_dim, g.data<scalar_t>(), y.data<scalar_t>(), outer, n, inner,
+                    scalar_t(scale));
   });
   return y;
 }
@@ -120,11 +114,8 @@ Tensor transpose(const Tensor& x) {
   SPML_CHECK(x.defined() && x.dim() == 2, "transpose: expected a 2-D tensor, got ", x.description());
   const int64_t rows = x.size(0), cols = x.size(1);
   Tensor y = Tensor::empty({cols, rows}, x.dtype(), x.device());
-  SPML_DISPATCH_ALL(x.dtype(), "transpose", {
-    SPML_ON_DEVICE(
-        x.device(), kernels::cpu::transpose2d(x.data<scalar_t>(), y.data<scalar_t>(), rows, cols),
-        kernels::cuda::transpose2d(x.data<scalar_t>(), y.data<scalar_t>(), rows, cols, detail::stream_of(x)));
-  });
+  SPML_DISPATCH_ALL(x.dtype(), "transpose",
+                    { SPML_RUN_KERNEL(x.device(), transpose2d, x.data<scalar_t>(), y.data<scalar_t>(), rows, cols); });
   return autograd::record("transpose", y, {x}, [](const Tensor& g) { return std::vector<Tensor>{transpose(g)}; });
 }
 
@@ -197,21 +188,15 @@ Tensor index_rows(const Tensor& x, const Tensor& indices) {
   out_shape[0] = count;
   Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
   SPML_DISPATCH_FLOATING(x.dtype(), "index_rows", {
-    SPML_ON_DEVICE(
-        x.device(),
-        kernels::cpu::gather_rows(x.data<scalar_t>(), index.data<int64_t>(), out.data<scalar_t>(), count, width),
-        kernels::cuda::gather_rows(x.data<scalar_t>(), index.data<int64_t>(), out.data<scalar_t>(), count, width,
-                                   detail::stream_of(x)));
+    SPML_RUN_KERNEL(x.device(), gather_rows, x.data<scalar_t>(), index.data<int64_t>(), out.data<scalar_t>(), count,
+                    width);
   });
   const Shape in_shape = x.shape();
   return autograd::record("index_rows", out, {x}, [index, in_shape, count, width](const Tensor& g) {
     Tensor full = Tensor::zeros(in_shape, g.dtype(), g.device());
     SPML_DISPATCH_FLOATING(g.dtype(), "index_rows.backward", {
-      SPML_ON_DEVICE(g.device(),
-                     kernels::cpu::scatter_add_rows(g.data<scalar_t>(), index.data<int64_t>(), full.data<scalar_t>(),
-                                                    count, width),
-                     kernels::cuda::scatter_add_rows(g.data<scalar_t>(), index.data<int64_t>(), full.data<scalar_t>(),
-                                                     count, width, detail::stream_of(g)));
+      SPML_RUN_KERNEL(g.device(), scatter_add_rows, g.data<scalar_t>(), index.data<int64_t>(), full.data<scalar_t>(),
+                      count, width);
     });
     return std::vector<Tensor>{full};
   });

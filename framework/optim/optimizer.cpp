@@ -6,7 +6,7 @@
 #include <unordered_set>
 
 #include "framework/autograd/autograd.h"
-#include "framework/core/backend.h"
+#include "framework/core/dispatch.h"
 #include "framework/core/nvtx.h"
 
 namespace spml::optim {
@@ -129,8 +129,8 @@ void Adam::step() {
     }
     flush_cpu();
 #if SPML_WITH_CUDA
-    if (!cuda_f32.empty()) kernels::cuda::adam_step_multi(cuda_f32, shared, cuda::stream(cuda_device));
-    if (!cuda_f64.empty()) kernels::cuda::adam_step_multi(cuda_f64, shared, cuda::stream(cuda_device));
+    if (!cuda_f32.empty()) kernels::cuda::adam_step_multi(cuda_f32, shared, cuda_runtime::stream(cuda_device));
+    if (!cuda_f64.empty()) kernels::cuda::adam_step_multi(cuda_f64, shared, cuda_runtime::stream(cuda_device));
 #endif
   }
 }
@@ -194,9 +194,7 @@ void SGD::step() {
       const int64_t n = p.numel();
       SPML_DISPATCH_FLOATING(p.dtype(), "SGD.step", {
         scalar_t* bp = buf.defined() ? buf.data<scalar_t>() : nullptr;
-        SPML_ON_DEVICE(
-            p.device(), kernels::cpu::sgd_step(p.data<scalar_t>(), grad.data<scalar_t>(), bp, n, params),
-            kernels::cuda::sgd_step(p.data<scalar_t>(), grad.data<scalar_t>(), bp, n, params, detail::stream_of(p)));
+        SPML_RUN_KERNEL(p.device(), sgd_step, p.data<scalar_t>(), grad.data<scalar_t>(), bp, n, params);
       });
     }
   }

@@ -9,8 +9,46 @@ namespace spml::kernels {
 enum class UnaryOp : int { Neg, Exp, Log, Sqrt, Pow, Relu, Sigmoid, Tanh, AddScalar, MulScalar };
 enum class BinaryOp : int { Add, Sub, Mul, Div };
 
-const char* unary_op_name(UnaryOp op);
-const char* binary_op_name(BinaryOp op);
+// The ops' names for messages; inline because kernels/common has no source file of its own.
+inline const char* unary_op_name(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::Neg:
+      return "neg";
+    case UnaryOp::Exp:
+      return "exp";
+    case UnaryOp::Log:
+      return "log";
+    case UnaryOp::Sqrt:
+      return "sqrt";
+    case UnaryOp::Pow:
+      return "pow";
+    case UnaryOp::Relu:
+      return "relu";
+    case UnaryOp::Sigmoid:
+      return "sigmoid";
+    case UnaryOp::Tanh:
+      return "tanh";
+    case UnaryOp::AddScalar:
+      return "add_scalar";
+    case UnaryOp::MulScalar:
+      return "mul_scalar";
+  }
+  return "unknown";
+}
+
+inline const char* binary_op_name(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::Add:
+      return "add";
+    case BinaryOp::Sub:
+      return "sub";
+    case BinaryOp::Mul:
+      return "mul";
+    case BinaryOp::Div:
+      return "div";
+  }
+  return "unknown";
+}
 
 struct NegOp {
   template <class T>

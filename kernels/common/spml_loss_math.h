@@ -1,7 +1,10 @@
-// Per-element math of the SPML losses (SPML.md sections 2 and 3), written once for the CPU loops and the CUDA
-// kernels. Each function returns the element's loss l and dl/dz (the logit's gradient, NOT yet divided by
-// N = B * C). The gradients use the stable closed forms of SPML.md, finite at every logit.
+// Per-element math of the SPML losses (docs/method.md, the GR loss and the baselines), written once for the CPU
+// loops and the CUDA kernels, plus EPR's and ROLE's batch regulariser from the batch's sums. Each element function
+// returns the element's loss l and dl/dz (the logit's gradient, NOT yet divided by N = B * C). The gradients use
+// the stable closed forms of docs/method.md, finite at every logit.
 #pragma once
+
+#include <cstdint>
 
 #include "kernels/common/elementwise_math.h"
 #include "kernels/common/hd.h"
@@ -70,19 +73,6 @@ SPML_HD ElementLoss<T> gr_unobserved(T p, T p_q2, T omp_q3, T k, T v, const Loss
   return {loss, dz};
 }
 
-// What differentiating K and V adds to GR's unobserved dl/dz (only for tests that show no gradient may flow
-// through them): dV/dz [..] + V dK/dz [(1 - p^q2)/q2 - (1 - (1 - p)^q3)/q3].
-template <class T>
-SPML_HD T gr_kv_dz(T p, T p_q2, T omp_q3, T k, T v, const LossParams& a) {
-  const T dp = p * (T(1) - p);
-  const T inv_sigma = T(1.0 / a.sigma);
-  const T d = (p - T(a.mu)) * inv_sigma;
-  const T term_pos = (T(1) - p_q2) * T(1.0 / a.q2), term_neg = (T(1) - omp_q3) * T(1.0 / a.q3);
-  const T dk = k * (T(1) - k) * T(a.w) * dp;
-  const T dv = -v * d * inv_sigma * dp;
-  return dv * (k * term_pos + (T(1) - k) * term_neg) + v * dk * (term_pos - term_neg);
-}
-
 // GR: positives -log(p + 1e-7), unobserved gr_unobserved.
 template <class T>
 SPML_HD ElementLoss<T> gr_element(T z, T y, const LossParams& a) {
@@ -138,7 +128,7 @@ SPML_HD ElementLoss<T> em_element(T p, bool pos, T alpha) {
           vm::select(pos, neg_log_p_grad(p, eps), alpha * dl_dp * p * (T(1) - p))};
 }
 
-// Every loss except ROLE, per element (EPR's regulariser is added by the caller from the row sums).
+// Every loss except ROLE, per element (EPR's regulariser is added by the caller: regulariser_dz).
 template <class T>
 SPML_HD ElementLoss<T> spml_element(LossKind kind, T z, T y, const LossParams& a) {
   const bool pos = positive_label(y);
@@ -188,6 +178,27 @@ SPML_HD RoleElementLoss<T> role_element_from(T p, T q, bool pos) {
 template <class T>
 SPML_HD RoleElementLoss<T> role_element(T z, T g, T y) {
   return role_element_from(SigmoidOp::fwd(z, T(0)), SigmoidOp::fwd(g, T(0)), positive_label(y));
+}
+
+// EPR's and ROLE's batch regulariser R(x) = (mean_b sum_c x_bc - k)^2 / C^2 (x = p, and ROLE's Yhat), from the
+// batch's total sum_b sum_c x_bc: its value and dR/dx_bc, the same for every element (the backends reduce the
+// sums their own way, then both call this).
+struct BatchRegulariser {
+  double value = 0;
+  double grad = 0;
+};
+SPML_HD BatchRegulariser batch_regulariser(double batch_sum, int64_t rows, int64_t cols, double k) {
+  const double mean = batch_sum / double(rows), c2 = double(cols) * double(cols);
+  return {(mean - k) * (mean - k) / c2, 2.0 * (mean - k) / (c2 * double(rows))};
+}
+// The regularisers' weight in the loss: EPR adds R(p), ROLE 0.5 (R(p) + R(Yhat)); the other losses have none.
+SPML_HD double regulariser_weight(LossKind kind) {
+  return kind == LossKind::EPR ? 1.0 : kind == LossKind::ROLE ? 0.5 : 0.0;
+}
+// The regulariser's share of dL/dz at p = sigmoid(z): coef = weight dR/dx times dx/dz = p (1 - p).
+template <class T>
+SPML_HD T regulariser_dz(T coef, T p) {
+  return coef * p * (T(1) - p);
 }
 
 }  // namespace spml::kernels

@@ -8,9 +8,6 @@
 // project itself is built for baseline x86-64.
 #include <omp.h>
 
-#include <algorithm>
-#include <cmath>
-
 #include "kernels/common/batchnorm_math.h"
 #include "kernels/common/vector_math.h"  // SPML_CPU_SIMD_CLONES
 #include "kernels/cpu/onednn_kernels.h"
@@ -54,9 +51,9 @@ SPML_CPU_SIMD_CLONES void forward_channel(const float* x, const float* gamma, co
     var[ch] = float(sq / m);
     batchnorm_update_running(running_mean, running_var, ch, double(mu), sq / m, m, momentum);
   }
-  const double invstd = 1.0 / std::sqrt(double(var[ch]) + eps);
-  const float scale = float(double(gamma ? gamma[ch] : 1.f) * invstd);
-  const float shift = float(double(beta ? beta[ch] : 0.f) - double(mean[ch]) * double(scale));
+  const BatchnormAffine<float> affine =
+      batchnorm_affine(gamma, beta, ch, double(mean[ch]), batchnorm_invstd(double(var[ch]), eps));
+  const float scale = affine.scale, shift = affine.shift;
   for (int64_t i = 0; i < n; ++i) {
     const float* __restrict src = x + (i * c + ch) * hw;
     float* __restrict dst = y + (i * c + ch) * hw;
@@ -81,7 +78,7 @@ SPML_CPU_SIMD_CLONES void backward_channel(const float* x, const float* y, const
                                            bool relu) {
   const double m = double(n) * double(hw);
   const float mu = mean[ch];
-  const double invstd = 1.0 / std::sqrt(double(var[ch]) + eps);
+  const double invstd = batchnorm_invstd(double(var[ch]), eps);
   // sum gy and sum gy * (x - mean), gy gated by the ReLU (y > 0) when it was fused.
   double sum_gy = 0, sum_gy_dx = 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -108,14 +105,11 @@ SPML_CPU_SIMD_CLONES void backward_channel(const float* x, const float* y, const
     sum_gy += double(a);
     sum_gy_dx += double(b);
   }
-  if (gbeta) gbeta[ch] = float(sum_gy);
-  if (ggamma) ggamma[ch] = float(sum_gy_dx * invstd);
+  const BatchnormCenteredGrad<float> terms = batchnorm_centered_grad(gamma, ch, invstd, m, sum_gy, sum_gy_dx, training);
+  if (gbeta) gbeta[ch] = float(terms.gbeta);
+  if (ggamma) ggamma[ch] = float(terms.ggamma);
   if (!gx) return;
-  const double gm = gamma ? double(gamma[ch]) : 1.0;
-  // training: gx = gamma invstd (gy - sum_gy / m - (x - mean) invstd^2 sum_gy_dx / m); eval: gamma invstd gy.
-  const float k = float(gm * invstd);
-  const float c0 = training ? float(sum_gy / m) : 0.f;
-  const float c1 = training ? float(sum_gy_dx / m * invstd * invstd) : 0.f;
+  const float k = terms.k, c0 = terms.c0, c1 = terms.c1;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t at = (i * c + ch) * hw;
     const float* __restrict g = gy + at;

@@ -1,21 +1,16 @@
 // CPU CNN kernels: im2col + GEMM convolution, batch normalisation, max and adaptive average pooling.
 #include <omp.h>
 
-#include <cmath>
+#include <algorithm>
 #include <cstring>
-#include <limits>
-#include <type_traits>
-#include <vector>
 
+#include "kernels/common/accumulate.h"
 #include "kernels/common/batchnorm_math.h"
 #include "kernels/common/pool_math.h"
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace spml::kernels::cpu {
 namespace {
-template <class T>
-using acc_t = std::conditional_t<std::is_same_v<T, float>, double, T>;
-
 bool is_pointwise(const Conv2dShape& s) {
   return s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 && s.pad_w == 0;
 }
@@ -139,20 +134,19 @@ void batchnorm_forward(const T* x, const T* gamma, const T* beta, T* y, T* save_
           sq += d * d;
         }
       const double var = double(sq) / m;
-      invstd = 1.0 / std::sqrt(var + eps);
+      invstd = batchnorm_invstd(var, eps);
       batchnorm_update_running(running_mean, running_var, ch, mean, var, m, momentum);
     } else {
       mean = double(running_mean[ch]);
-      invstd = 1.0 / std::sqrt(double(running_var[ch]) + eps);
+      invstd = batchnorm_invstd(double(running_var[ch]), eps);
     }
     save_mean[ch] = T(mean);
     save_invstd[ch] = T(invstd);
-    const T scale = T(double(gamma ? gamma[ch] : T(1)) * invstd);
-    const T shift = T(double(beta ? beta[ch] : T(0)) - mean * double(scale));
+    const BatchnormAffine<T> affine = batchnorm_affine(gamma, beta, ch, mean, invstd);
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < hw; ++j) {
         const int64_t at = (i * c + ch) * hw + j;
-        y[at] = x[at] * scale + shift;
+        y[at] = x[at] * affine.scale + affine.shift;
       }
   }
 }
@@ -169,21 +163,18 @@ void batchnorm_backward(const T* x, const T* gy, const T* gamma, const T* save_m
       for (int64_t j = 0; j < hw; ++j) {
         const int64_t at = (i * c + ch) * hw + j;
         sum_gy += gy[at];
-        sum_gy_xhat += acc_t<T>(gy[at]) * acc_t<T>((double(x[at]) - mean) * invstd);
+        sum_gy_xhat += acc_t<T>(gy[at]) * acc_t<T>(batchnorm_xhat(double(x[at]), mean, invstd));
       }
     if (gbeta) gbeta[ch] = T(sum_gy);
     if (ggamma) ggamma[ch] = T(sum_gy_xhat);
     if (!gx) continue;
-    const double g = gamma ? double(gamma[ch]) : 1.0;
+    const BatchnormGradTerms terms = batchnorm_grad_terms(gamma, ch, invstd, m, double(sum_gy), double(sum_gy_xhat));
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < hw; ++j) {
         const int64_t at = (i * c + ch) * hw + j;
-        if (training) {
-          const double xhat = (double(x[at]) - mean) * invstd;
-          gx[at] = T(g * invstd / m * (m * double(gy[at]) - double(sum_gy) - xhat * double(sum_gy_xhat)));
-        } else {
-          gx[at] = T(double(gy[at]) * g * invstd);
-        }
+        gx[at] =
+            T(training ? batchnorm_grad_x_training(terms, double(gy[at]), batchnorm_xhat(double(x[at]), mean, invstd))
+                       : batchnorm_grad_x_eval(terms, double(gy[at])));
       }
   }
 }

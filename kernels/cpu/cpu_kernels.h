@@ -141,11 +141,10 @@ void adaptive_avg_pool2d_backward(const T* gy, T* gx, int64_t planes, int64_t h,
 
 // SPML loss over a [rows, cols] = [B, C] batch: loss_out[0] = mean over B * C of the element losses (plus EPR's and
 // ROLE's batch regularisers), dz = dL/dz. ROLE: g = the label-estimate logits and dg = dL/dg (null otherwise).
-// gr_through_kv differentiates GR's K and V too (a test-only variant). Sums are taken row by row in a fixed
-// order (deterministic for any thread count).
+// Sums are taken row by row in a fixed order (deterministic for any thread count).
 template <class T>
 void spml_loss(LossKind kind, const T* z, const T* y, const T* g, int64_t rows, int64_t cols, const LossParams& params,
-               bool gr_through_kv, T* loss_out, T* dz, T* dg);
+               T* loss_out, T* dz, T* dg);
 
 // Thread control shared by OpenMP loops and the BLAS (the project's one thread policy).
 void set_num_threads(int n);

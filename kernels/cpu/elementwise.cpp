@@ -12,52 +12,9 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/common/accumulate.h"
 #include "kernels/common/philox.h"
 #include "kernels/cpu/cpu_kernels.h"
-
-namespace spml::kernels {
-
-const char* unary_op_name(UnaryOp op) {
-  switch (op) {
-    case UnaryOp::Neg:
-      return "neg";
-    case UnaryOp::Exp:
-      return "exp";
-    case UnaryOp::Log:
-      return "log";
-    case UnaryOp::Sqrt:
-      return "sqrt";
-    case UnaryOp::Pow:
-      return "pow";
-    case UnaryOp::Relu:
-      return "relu";
-    case UnaryOp::Sigmoid:
-      return "sigmoid";
-    case UnaryOp::Tanh:
-      return "tanh";
-    case UnaryOp::AddScalar:
-      return "add_scalar";
-    case UnaryOp::MulScalar:
-      return "mul_scalar";
-  }
-  return "unknown";
-}
-
-const char* binary_op_name(BinaryOp op) {
-  switch (op) {
-    case BinaryOp::Add:
-      return "add";
-    case BinaryOp::Sub:
-      return "sub";
-    case BinaryOp::Mul:
-      return "mul";
-    case BinaryOp::Div:
-      return "div";
-  }
-  return "unknown";
-}
-
-}  // namespace spml::kernels
 
 namespace spml::kernels::cpu {
 namespace {
@@ -88,10 +45,6 @@ int64_t numel_of(const BroadcastIndex& index) {
   for (int d = 0; d < index.ndim; ++d) n *= index.out_shape[d];
   return n;
 }
-
-// Float sums accumulate in double so the reference is not the least accurate backend.
-template <class T>
-using acc_t = std::conditional_t<std::is_same_v<T, float>, double, T>;
 
 // --- vectorised loops: one function per op (the op is chosen before the loop), compiled per x86 level.
 // Outputs may be the inputs themselves (relu_ works in place), so the unary loops take no restrict pointers.

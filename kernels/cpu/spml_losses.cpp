@@ -1,8 +1,8 @@
 // CPU fused SPML losses: per row, one vectorised pass over the classes computes every element's loss and dL/dz
 // with the shared math of kernels/common/spml_loss_math.h (branch-free, so GCC vectorises it; compiled per x86
-// level, see SPML_CPU_SIMD_CLONES), plus EPR/ROLE's batch regularisers. A row's losses are summed in a fixed
-// order (vector_math.h's LaneSum) and the rows in row order, so the loss does not depend on the thread count;
-// large batches split their rows between threads.
+// level, see SPML_CPU_SIMD_CLONES), plus EPR/ROLE's batch regularisers (their formulas shared with CUDA too). A row's
+// losses are summed in a fixed order (vector_math.h's LaneSum) and the rows in row order, so the loss does not depend
+// on the thread count; large batches split their rows between threads.
 #include <omp.h>
 
 #include <algorithm>
@@ -54,7 +54,7 @@ struct WanKind {
     return wan_element(p, pos, a);
   }
 };
-struct EprKind {  // plus the regulariser's coef_p p (1 - p) on every entry
+struct EprKind {  // plus the batch regulariser's share, regulariser_dz(coef_p, p), on every entry
   static constexpr bool kRegularised = true;
   template <class T>
   SPML_HD static ElementLoss<T> eval(T p, bool pos, const LossParams&) {
@@ -100,7 +100,7 @@ SPML_CPU_SIMD_CLONES void loss_rows(const T* z, const T* y, int64_t r0, int64_t 
       for (int64_t c = 0; c < n; ++c) {
         const ElementLoss<T> e = K::eval(p[c], positive_label(yt[c]), a);
         losses[c] = e.loss;
-        dzt[c] = K::kRegularised ? e.dz * inv_n + coef_p * p[c] * (T(1) - p[c]) : e.dz * inv_n;
+        dzt[c] = K::kRegularised ? e.dz * inv_n + regulariser_dz(coef_p, p[c]) : e.dz * inv_n;
       }
       std::copy(dzt, dzt + width, dz + offset);
       sum.add(losses, width);
@@ -111,7 +111,7 @@ SPML_CPU_SIMD_CLONES void loss_rows(const T* z, const T* y, int64_t r0, int64_t 
 
 // GR in more passes (sigmoid; log; the powers; K and V; the rest). p^q2 is exp(q2 log p), the log shared with the
 // positives' log(p + 1e-7); (1 - p)^q3 likewise, or exactly 1 - p when q3 = 1 (the usual value).
-template <bool kQ3One, bool kThroughKv, class T>
+template <bool kQ3One, class T>
 SPML_CPU_SIMD_CLONES void gr_rows(const T* z, const T* y, int64_t r0, int64_t r1, int64_t cols, LossParams a, T inv_n,
                                   T* dz, double* row_loss) {
   alignas(64) T zt[kTile], yt[kTile], p[kTile], l[kTile], p_q2[kTile], omp_q3[kTile], k[kTile], v[kTile], dzt[kTile],
@@ -141,9 +141,8 @@ SPML_CPU_SIMD_CLONES void gr_rows(const T* z, const T* y, int64_t r0, int64_t r1
       for (int64_t c = 0; c < n; ++c) {
         const bool pos = positive_label(yt[c]);
         const ElementLoss<T> u = gr_unobserved(p[c], p_q2[c], omp_q3[c], k[c], v[c], a);
-        const T du = kThroughKv ? u.dz + gr_kv_dz(p[c], p_q2[c], omp_q3[c], k[c], v[c], a) : u.dz;
         losses[c] = vm::select(pos, -l[c], u.loss);
-        dzt[c] = vm::select(pos, neg_log_p_grad(p[c], eps), du) * inv_n;
+        dzt[c] = vm::select(pos, neg_log_p_grad(p[c], eps), u.dz) * inv_n;
       }
       std::copy(dzt, dzt + width, dz + offset);
       sum.add(losses, width);
@@ -172,8 +171,8 @@ SPML_CPU_SIMD_CLONES void role_rows(const T* z, const T* g, const T* y, int64_t 
       for (int64_t c = 0; c < n; ++c) {
         const RoleElementLoss<T> e = role_element_from(p[c], q[c], positive_label(yt[c]));
         losses[c] = e.loss;
-        dzt[c] = e.dz * inv_n + coef_p * p[c] * (T(1) - p[c]);
-        dgt[c] = e.dg * inv_n + coef_q * q[c] * (T(1) - q[c]);
+        dzt[c] = e.dz * inv_n + regulariser_dz(coef_p, p[c]);
+        dgt[c] = e.dg * inv_n + regulariser_dz(coef_q, q[c]);
       }
       std::copy(dzt, dzt + width, dz + offset);
       std::copy(dgt, dgt + width, dg + offset);
@@ -200,34 +199,26 @@ SPML_CPU_SIMD_CLONES void sigmoid_row_sums(const T* x, int64_t r0, int64_t r1, i
   }
 }
 
-// Regulariser R(x) = (mean_b sum_c x_bc - k)^2 / C^2 of a batch, and dR/dx_bc (the same for every element).
-struct BatchRegulariser {
-  double value = 0;
-  double grad = 0;
-};
-
+// EPR/ROLE's regulariser of x = sigmoid(logits) (batch_regulariser).
 template <class T>
 BatchRegulariser regulariser(const T* logits, int64_t rows, int64_t cols, double k) {
   std::vector<double> row_sums(static_cast<std::size_t>(rows));
   parallel_rows(rows, cols, [&](int64_t r0, int64_t r1) { sigmoid_row_sums(logits, r0, r1, cols, row_sums.data()); });
   double total = 0;  // summed in row order: the same result for any thread count
   for (double r : row_sums) total += r;
-  const double mean_positives = total / double(rows), c2 = double(cols) * double(cols);
-  return {(mean_positives - k) * (mean_positives - k) / c2, 2.0 * (mean_positives - k) / (c2 * double(rows))};
+  return batch_regulariser(total, rows, cols, k);
 }
 }  // namespace
 
 template <class T>
 void spml_loss(LossKind kind, const T* z, const T* y, const T* g, int64_t rows, int64_t cols, const LossParams& params,
-               bool gr_through_kv, T* loss_out, T* dz, T* dg) {
+               T* loss_out, T* dz, T* dg) {
   LossParams a = params;
   a.num_classes = double(cols);
   const double inv_n = 1.0 / (double(rows) * double(cols));
-  // Batch regularisers: EPR adds R(p); ROLE adds 0.5 (R(p) + R(Yhat)).
   BatchRegulariser reg_p, reg_q;
-  double reg_weight = 0;
+  const double reg_weight = regulariser_weight(kind);
   if (kind == LossKind::EPR || kind == LossKind::ROLE) {
-    reg_weight = kind == LossKind::EPR ? 1.0 : 0.5;
     reg_p = regulariser(z, rows, cols, a.expected_positives);
     if (kind == LossKind::ROLE) reg_q = regulariser(g, rows, cols, a.expected_positives);
   }
@@ -239,21 +230,14 @@ void spml_loss(LossKind kind, const T* z, const T* y, const T* g, int64_t rows, 
       loss_rows<K, T>(z, y, r0, r1, cols, a, T(inv_n), coef_p, dz, row_loss.data());
     });
   };
-  const auto run_gr = [&](auto q3_one, auto through_kv) {
+  const auto run_gr = [&](auto q3_one) {
     parallel_rows(rows, cols, [&](int64_t r0, int64_t r1) {
-      gr_rows<decltype(q3_one)::value, decltype(through_kv)::value, T>(z, y, r0, r1, cols, a, T(inv_n), dz,
-                                                                       row_loss.data());
+      gr_rows<decltype(q3_one)::value, T>(z, y, r0, r1, cols, a, T(inv_n), dz, row_loss.data());
     });
   };
-  using Yes = std::true_type;
-  using No = std::false_type;
   switch (kind) {
     case LossKind::GR:
-      if (a.q3 == 1.0) {
-        gr_through_kv ? run_gr(Yes{}, Yes{}) : run_gr(Yes{}, No{});
-      } else {
-        gr_through_kv ? run_gr(No{}, Yes{}) : run_gr(No{}, No{});
-      }
+      a.q3 == 1.0 ? run_gr(std::true_type{}) : run_gr(std::false_type{});
       break;
     case LossKind::AN:
     case LossKind::BCE:
@@ -283,8 +267,8 @@ void spml_loss(LossKind kind, const T* z, const T* y, const T* g, int64_t rows, 
 }
 
 template void spml_loss<float>(LossKind, const float*, const float*, const float*, int64_t, int64_t, const LossParams&,
-                               bool, float*, float*, float*);
+                               float*, float*, float*);
 template void spml_loss<double>(LossKind, const double*, const double*, const double*, int64_t, int64_t,
-                                const LossParams&, bool, double*, double*, double*);
+                                const LossParams&, double*, double*, double*);
 
 }  // namespace spml::kernels::cpu

@@ -3,8 +3,8 @@
 // (no atomics); pooling backward is a gather in which every input sums its outputs in the CPU's order.
 #include <algorithm>
 #include <cstdint>
-#include <type_traits>
 
+#include "kernels/common/accumulate.h"
 #include "kernels/common/batchnorm_math.h"
 #include "kernels/common/pool_math.h"
 #include "kernels/cuda/check.h"
@@ -14,12 +14,10 @@
 namespace spml::kernels::cuda {
 namespace {
 
-// Float sums accumulate in double, like the CPU reference.
-template <class T>
-using acc_t = std::conditional_t<std::is_same_v<T, float>, double, T>;
-
-constexpr int kThreads = 256;    // block size of the element-wise and pooling kernels
-constexpr int kBnThreads = 512;  // block size of the block-per-channel kernels (fixes their reduction tree)
+// Block size of the block-per-channel kernels, kept apart from launch.cuh's kThreads: it fixes their reduction
+// tree, so changing it changes the statistics' bits. One block walks a whole channel (n * hw values), hence the
+// larger block.
+constexpr int kBnThreads = 512;
 
 // Sum of one value per thread over the block, returned to every thread. The order depends only on kBnThreads:
 // a shared-memory tree down to one warp, then a warp-shuffle tree. buf holds kBnThreads + 1 entries.
@@ -84,7 +82,7 @@ __global__ void __launch_bounds__(kBnThreads)
     sq = block_sum(sq, buf);
     if (threadIdx.x == 0) {
       const double var = double(sq) / m;
-      const double invstd = 1.0 / sqrt(var + eps);
+      const double invstd = batchnorm_invstd(var, eps);
       save_mean[ch] = T(mean);
       save_invstd[ch] = T(invstd);
       batchnorm_update_running(running_mean, running_var, ch, mean, var, m, momentum);
@@ -99,7 +97,7 @@ __global__ void batchnorm_eval_stats_kernel(const T* __restrict__ running_mean, 
                                             double eps) {
   for (int64_t ch = global_thread(); ch < c; ch += grid_threads()) {
     save_mean[ch] = running_mean[ch];
-    save_invstd[ch] = T(1.0 / sqrt(double(running_var[ch]) + eps));
+    save_invstd[ch] = T(batchnorm_invstd(double(running_var[ch]), eps));
   }
 }
 
@@ -110,9 +108,8 @@ __global__ void batchnorm_apply_kernel(const T* __restrict__ x, const T* __restr
                                        int64_t total, int64_t c, int64_t hw) {
   for (int64_t e = global_thread(); e < total; e += grid_threads()) {
     const int64_t ch = (e / hw) % c;
-    const T scale = T(double(gamma ? gamma[ch] : T(1)) * double(invstd[ch]));
-    const T shift = T(double(beta ? beta[ch] : T(0)) - double(mean[ch]) * double(scale));
-    y[e] = x[e] * scale + shift;
+    const BatchnormAffine<T> affine = batchnorm_affine(gamma, beta, ch, double(mean[ch]), double(invstd[ch]));
+    y[e] = x[e] * affine.scale + affine.shift;
   }
 }
 
@@ -134,7 +131,7 @@ __global__ void __launch_bounds__(kBnThreads)
     if (need_sums) {
       for_each_in_channel(ch, n, c, hw, [&](int64_t at) {
         sum_gy += gy[at];
-        sum_gy_xhat += Acc(gy[at]) * Acc((double(x[at]) - mean) * invstd);
+        sum_gy_xhat += Acc(gy[at]) * Acc(batchnorm_xhat(double(x[at]), mean, invstd));
       });
       sum_gy = block_sum(sum_gy, buf);
       sum_gy_xhat = block_sum(sum_gy_xhat, buf);
@@ -144,15 +141,13 @@ __global__ void __launch_bounds__(kBnThreads)
       }
     }
     if (!gx) continue;
-    const double g = gamma ? double(gamma[ch]) : 1.0;
+    const BatchnormGradTerms terms = batchnorm_grad_terms(gamma, ch, invstd, m, double(sum_gy), double(sum_gy_xhat));
     if (training) {
-      const double k = g * invstd / m, s1 = double(sum_gy), s2 = double(sum_gy_xhat);
       for_each_in_channel(ch, n, c, hw, [&](int64_t at) {
-        const double xhat = (double(x[at]) - mean) * invstd;
-        gx[at] = T(k * (m * double(gy[at]) - s1 - xhat * s2));
+        gx[at] = T(batchnorm_grad_x_training(terms, double(gy[at]), batchnorm_xhat(double(x[at]), mean, invstd)));
       });
     } else {
-      for_each_in_channel(ch, n, c, hw, [&](int64_t at) { gx[at] = T(double(gy[at]) * g * invstd); });
+      for_each_in_channel(ch, n, c, hw, [&](int64_t at) { gx[at] = T(batchnorm_grad_x_eval(terms, double(gy[at]))); });
     }
   }
 }

@@ -117,7 +117,7 @@ void gather_rows(const T* x, const int64_t* index, T* out, int64_t count, int64_
 template <class T>
 void scatter_add_rows(const T* g, const int64_t* index, T* out, int64_t count, int64_t width, cudaStream_t stream);
 
-// The fused SPML loss (contract of cpu::spml_loss; no gr_through_kv variant). loss_out is a device scalar.
+// The fused SPML loss (contract of cpu::spml_loss). loss_out is a device scalar.
 // workspace: spml_loss_workspace_elements(rows, cols) elements of T (per-element losses, row sums, scalars).
 // Launches: [EPR/ROLE: a row-sum kernel and a one-block batch-mean kernel], the element kernel computing the
 // losses and the gradients in one pass, one deterministic reduction, [EPR/ROLE: adding the regulariser].

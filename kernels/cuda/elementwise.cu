@@ -11,8 +11,6 @@
 namespace spml::kernels::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-
 bool same_shape_contiguous(const BroadcastIndex& index) {
   int64_t stride = 1;
   for (int d = index.ndim - 1; d >= 0; --d) {

@@ -1,23 +1,21 @@
 // CUDA row gather and its deterministic transpose (scatter-add in row order, one thread per column).
-#include <algorithm>
+#include <cstdint>
 
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/launch.cuh"
 
 namespace spml::kernels::cuda {
 namespace {
-constexpr int kThreads = 256;
-
 template <class T>
 __global__ void gather_rows_kernel(const T* x, const int64_t* index, T* out, int64_t count, int64_t width) {
   const int64_t total = count * width;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x)
-    out[i] = x[index[i / width] * width + i % width];
+  for (int64_t i = global_thread(); i < total; i += grid_threads()) out[i] = x[index[i / width] * width + i % width];
 }
 
 template <class T>
 __global__ void scatter_add_rows_kernel(const T* g, const int64_t* index, T* out, int64_t count, int64_t width) {
-  for (int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; c < width; c += int64_t(gridDim.x) * blockDim.x)
+  for (int64_t c = global_thread(); c < width; c += grid_threads())
     for (int64_t r = 0; r < count; ++r) out[index[r] * width + c] += g[r * width + c];
 }
 }  // namespace
@@ -26,16 +24,14 @@ template <class T>
 void gather_rows(const T* x, const int64_t* index, T* out, int64_t count, int64_t width, cudaStream_t stream) {
   const int64_t total = count * width;
   if (total <= 0) return;
-  const unsigned grid = unsigned(std::min<int64_t>((total + kThreads - 1) / kThreads, 1 << 16));
-  gather_rows_kernel<T><<<grid, kThreads, 0, stream>>>(x, index, out, count, width);
+  gather_rows_kernel<T><<<blocks_for(total), kThreads, 0, stream>>>(x, index, out, count, width);
   SPML_CUDA_CHECK_LAUNCH();
 }
 
 template <class T>
 void scatter_add_rows(const T* g, const int64_t* index, T* out, int64_t count, int64_t width, cudaStream_t stream) {
   if (count <= 0 || width <= 0) return;
-  const unsigned grid = unsigned(std::min<int64_t>((width + kThreads - 1) / kThreads, 1 << 16));
-  scatter_add_rows_kernel<T><<<grid, kThreads, 0, stream>>>(g, index, out, count, width);
+  scatter_add_rows_kernel<T><<<blocks_for(width), kThreads, 0, stream>>>(g, index, out, count, width);
   SPML_CUDA_CHECK_LAUNCH();
 }
 

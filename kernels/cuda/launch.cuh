@@ -1,4 +1,5 @@
-// Launch helpers shared by the CUDA kernels: grid sizes for grid-stride loops and the loop indices.
+// Launch helpers shared by the CUDA kernels: the block size and grid cap of the grid-stride loops, and the loop
+// indices.
 #pragma once
 
 #include <algorithm>
@@ -6,11 +7,15 @@
 
 namespace spml::kernels::cuda {
 
-constexpr int kDefaultThreads = 256;
+// Block size of the grid-stride kernels: 8 warps hide memory latency, and 256 divides every architecture's
+// threads per SM (1024, 1536, 2048), so block granularity costs no occupancy; no kernel here is tuned finer.
+// Grid-stride results do not depend on it; a kernel whose reduction tree is its block size names its own
+// constant, so that tree cannot change with this one.
+constexpr int kThreads = 256;
 // Grid-stride loops make any grid correct; the cap only bounds the launch size of huge tensors.
 constexpr int64_t kMaxBlocks = int64_t(1) << 16;
 
-inline unsigned blocks_for(int64_t n, int threads = kDefaultThreads) {
+inline unsigned blocks_for(int64_t n, int threads = kThreads) {
   return unsigned(std::min((n + threads - 1) / threads, kMaxBlocks));
 }
 

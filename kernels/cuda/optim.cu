@@ -1,5 +1,4 @@
 // CUDA optimizer steps: multi-tensor Adam (one launch per table of up to kCapacity tensors) and SGD.
-#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <vector>
@@ -7,12 +6,11 @@
 #include "kernels/common/error.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/launch.cuh"
 
 namespace spml::kernels::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = int64_t(1) << 16;
 constexpr int64_t kAdamChunk = 4 * kThreads;  // elements per block: one block never spans two tensors
 
 // The tensor list of one launch, passed by value as a kernel parameter (CUDA 12.1+ allows up to 32 KB on
@@ -56,7 +54,7 @@ __global__ void adam_multi_kernel(const __grid_constant__ AdamTable<T> table,
 template <class T>
 __global__ void sgd_kernel(T* p, const T* g, T* momentum_buffer, int64_t n, SgdParams params) {
   T unused = 0;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+  for (int64_t i = global_thread(); i < n; i += grid_threads())
     sgd_update(p[i], g[i], momentum_buffer ? momentum_buffer[i] : unused, params);
 }
 
@@ -89,8 +87,7 @@ void adam_step_multi(const std::vector<AdamTensor<T>>& tensors, const AdamParams
 template <class T>
 void sgd_step(T* p, const T* g, T* momentum_buffer, int64_t n, const SgdParams& params, cudaStream_t stream) {
   if (n <= 0) return;
-  const unsigned grid = unsigned(std::min((n + kThreads - 1) / kThreads, kMaxBlocks));
-  sgd_kernel<T><<<grid, kThreads, 0, stream>>>(p, g, momentum_buffer, n, params);
+  sgd_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(p, g, momentum_buffer, n, params);
   SPML_CUDA_CHECK_LAUNCH();
 }
 

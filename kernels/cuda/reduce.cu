@@ -2,21 +2,18 @@
 // that depends only on the shape (no atomics), so repeated runs give bit-identical results.
 #include <algorithm>
 #include <cstdint>
-#include <type_traits>
 
+#include "kernels/common/accumulate.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/launch.cuh"
 
 namespace spml::kernels::cuda {
 namespace {
 
-// Float sums accumulate in double, like the CPU reference: the loads dominate, and parity tests stay tight.
-template <class T>
-using acc_t = std::conditional_t<std::is_same_v<T, float>, double, T>;
-
-constexpr int kThreadsPerOutput = 256;  // block size of the block-per-output path (fixes its tree)
-constexpr int kThreads = 256;           // block size of the thread-per-output path
-constexpr int64_t kMaxBlocks = int64_t(1) << 16;
+// Block size of the block-per-output path, apart from launch.cuh's kThreads (which the thread-per-output path
+// uses): it fixes that path's reduction tree and the n from which it is taken, so the sums' bits.
+constexpr int kThreadsPerOutput = 256;
 // With inner > 1 the block path reads strided columns; it only pays off while there are too few outputs to
 // fill the GPU with one thread each.
 constexpr int64_t kFewOutputs = 4096;
@@ -26,7 +23,7 @@ constexpr int64_t kFewOutputs = 4096;
 template <class T>
 __global__ void reduce_sum_thread_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t outputs, int64_t n,
                                          int64_t inner, T scale) {
-  for (int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < outputs; j += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t j = global_thread(); j < outputs; j += grid_threads()) {
     const T* base = x + (j / inner) * n * inner + j % inner;
     acc_t<T> acc = 0;
     for (int64_t k = 0; k < n; ++k) acc += base[k * inner];
@@ -72,8 +69,7 @@ void reduce_sum(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, T sca
     const unsigned grid = unsigned(std::min(outputs, kMaxBlocks));
     reduce_sum_block_kernel<T><<<grid, kThreadsPerOutput, 0, stream>>>(x, y, outputs, n, inner, scale);
   } else {
-    const unsigned grid = unsigned(std::min((outputs + kThreads - 1) / kThreads, kMaxBlocks));
-    reduce_sum_thread_kernel<T><<<grid, kThreads, 0, stream>>>(x, y, outputs, n, inner, scale);
+    reduce_sum_thread_kernel<T><<<blocks_for(outputs), kThreads, 0, stream>>>(x, y, outputs, n, inner, scale);
   }
   SPML_CUDA_CHECK_LAUNCH();
 }

@@ -3,18 +3,17 @@
 // EPR and ROLE first need the batch's row sums: a block-per-row kernel and a one-block batch kernel (fixed
 // reduction trees, no atomics), whose results the element kernel reads from device memory (no host sync).
 #include <algorithm>
-#include <type_traits>
 
+#include "kernels/common/accumulate.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/launch.cuh"
 
 namespace spml::kernels::cuda {
 namespace {
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = int64_t(1) << 16;
-
-template <class T>
-using acc_t = std::conditional_t<std::is_same_v<T, float>, double, T>;
+// Block size of the row-sum and regulariser kernels, kept apart from launch.cuh's kThreads: it is the width of
+// block_sum's tree, so changing it changes the regularisers' bits.
+constexpr int kSumThreads = 256;
 
 // Workspace layout (elements of T): [0, n) element losses | [n, n + rows) row sums of p |
 // [n + rows, n + 2 rows) row sums of Yhat | 4 scalars: coef_p, coef_q, regulariser value, unused.
@@ -29,12 +28,12 @@ struct Layout {
 // Sums `count` values produced by value(i) with a fixed block-wide tree; the result is valid in thread 0.
 template <class Acc, class F>
 __device__ Acc block_sum(int64_t count, F value) {
-  __shared__ Acc partial[kThreads];
+  __shared__ Acc partial[kSumThreads];
   Acc acc = 0;
-  for (int64_t i = threadIdx.x; i < count; i += kThreads) acc += value(i);
+  for (int64_t i = threadIdx.x; i < count; i += kSumThreads) acc += value(i);
   partial[threadIdx.x] = acc;
   __syncthreads();
-  for (int s = kThreads / 2; s > 0; s >>= 1) {
+  for (int s = kSumThreads / 2; s > 0; s >>= 1) {
     if (int(threadIdx.x) < s) partial[threadIdx.x] += partial[threadIdx.x + s];
     __syncthreads();
   }
@@ -61,7 +60,7 @@ __global__ void row_sums_kernel(const T* z, const T* g, int64_t rows, int64_t co
   }
 }
 
-// One block: the batch means, R values and dR/dx coefficients (weight 1 for EPR, 0.5 for ROLE).
+// One block: the batch totals, then R values and dR/dx coefficients (batch_regulariser, regulariser_weight).
 template <class T>
 __global__ void regulariser_kernel(const T* row_p, const T* row_q, int64_t rows, int64_t cols, double k, double weight,
                                    T* scalars) {
@@ -69,11 +68,11 @@ __global__ void regulariser_kernel(const T* row_p, const T* row_q, int64_t rows,
   double sq = 0;
   if (row_q) sq = double(block_sum<acc_t<T>>(rows, [&](int64_t b) { return acc_t<T>(row_q[b]); }));
   if (threadIdx.x == 0) {
-    const double c2 = double(cols) * double(cols);
-    const double mp = sp / double(rows), mq = sq / double(rows);
-    scalars[0] = T(weight * 2.0 * (mp - k) / (c2 * double(rows)));
-    scalars[1] = row_q ? T(weight * 2.0 * (mq - k) / (c2 * double(rows))) : T(0);
-    scalars[2] = T(weight * ((mp - k) * (mp - k) + (row_q ? (mq - k) * (mq - k) : 0.0)) / c2);
+    const BatchRegulariser reg_p = batch_regulariser(sp, rows, cols, k);
+    const BatchRegulariser reg_q = row_q ? batch_regulariser(sq, rows, cols, k) : BatchRegulariser{};
+    scalars[0] = T(weight * reg_p.grad);
+    scalars[1] = T(weight * reg_q.grad);
+    scalars[2] = T(weight * (reg_p.value + reg_q.value));
   }
 }
 
@@ -81,18 +80,18 @@ template <class T>
 __global__ void element_kernel(LossKind kind, const T* z, const T* y, const T* g, int64_t n, LossParams a, T inv_n,
                                const T* scalars, T* losses, T* dz, T* dg) {
   const T coef_p = scalars ? scalars[0] : T(0), coef_q = scalars ? scalars[1] : T(0);
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t i = global_thread(); i < n; i += grid_threads()) {
     const T p = scalars ? SigmoidOp::fwd(z[i], T(0)) : T(0);  // only the regularisers need p here
     if (kind == LossKind::ROLE) {
       const RoleElementLoss<T> e = role_element(z[i], g[i], y[i]);
       const T q = SigmoidOp::fwd(g[i], T(0));
       losses[i] = e.loss;
-      dz[i] = e.dz * inv_n + coef_p * p * (T(1) - p);
-      dg[i] = e.dg * inv_n + coef_q * q * (T(1) - q);
+      dz[i] = e.dz * inv_n + regulariser_dz(coef_p, p);
+      dg[i] = e.dg * inv_n + regulariser_dz(coef_q, q);
     } else {
       const ElementLoss<T> e = spml_element(kind, z[i], y[i], a);
       losses[i] = e.loss;
-      dz[i] = e.dz * inv_n + coef_p * p * (T(1) - p);
+      dz[i] = e.dz * inv_n + regulariser_dz(coef_p, p);
     }
   }
 }
@@ -119,16 +118,15 @@ void spml_loss(LossKind kind, const T* z, const T* y, const T* g, int64_t rows, 
   T* scalars = workspace + layout.scalars();
   if (regularised) {
     const T* role_g = kind == LossKind::ROLE ? g : nullptr;
-    row_sums_kernel<T><<<unsigned(std::min(rows, kMaxBlocks)), kThreads, 0, stream>>>(
+    row_sums_kernel<T><<<unsigned(std::min(rows, kMaxBlocks)), kSumThreads, 0, stream>>>(
         z, role_g, rows, cols, workspace + layout.row_p(), workspace + layout.row_q());
     SPML_CUDA_CHECK_LAUNCH();
-    regulariser_kernel<T><<<1, kThreads, 0, stream>>>(workspace + layout.row_p(),
-                                                      role_g ? workspace + layout.row_q() : nullptr, rows, cols,
-                                                      a.expected_positives, kind == LossKind::EPR ? 1.0 : 0.5, scalars);
+    regulariser_kernel<T><<<1, kSumThreads, 0, stream>>>(workspace + layout.row_p(),
+                                                         role_g ? workspace + layout.row_q() : nullptr, rows, cols,
+                                                         a.expected_positives, regulariser_weight(kind), scalars);
     SPML_CUDA_CHECK_LAUNCH();
   }
-  const unsigned grid = unsigned(std::min((n + kThreads - 1) / kThreads, kMaxBlocks));
-  element_kernel<T><<<grid, kThreads, 0, stream>>>(
+  element_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
       kind, z, y, g, n, a, T(1.0 / double(n)), regularised ? scalars : nullptr, workspace + layout.losses(), dz, dg);
   SPML_CUDA_CHECK_LAUNCH();
   reduce_sum<T>(workspace + layout.losses(), loss_out, 1, n, 1, T(1.0 / double(n)), stream);

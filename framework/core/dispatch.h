@@ -1,5 +1,10 @@
-// Internal helpers for ops: the one place where work is sent to the CPU or the CUDA kernels by device,
-// and dtype dispatch to the kernels' template types.
+// Dispatch for ops (docs/design.md, dispatch): the one place where work goes to the CPU or the CUDA kernels by
+// device, and where a dtype binds the kernels' template type.
+//   SPML_RUN_KERNEL(device, name, args...)  kernels::cpu::name(args...) or kernels::cuda::name(args..., stream):
+//                                           the form of every call whose two backends take the same arguments;
+//   SPML_ON_DEVICE(device, cpu, cuda)       two statements, where the backends differ (cuDNN's plans and
+//                                           workspaces, cuBLAS's handle, the loss's device workspace);
+//   SPML_DISPATCH_FLOATING / _ALL(dtype, op name, body)  body with scalar_t bound.
 #pragma once
 
 #include "framework/core/tensor.h"
@@ -12,8 +17,11 @@
 namespace spml::detail {
 
 #if SPML_WITH_CUDA
+inline cudaStream_t stream_of(Device device) {
+  return cuda_runtime::stream(device.index);
+}
 inline cudaStream_t stream_of(const Tensor& t) {
-  return cuda::stream(t.device().index);
+  return stream_of(t.device());
 }
 #endif
 
@@ -40,6 +48,11 @@ inline cudaStream_t stream_of(const Tensor& t) {
     }                                                                         \
   } while (0)
 #endif
+
+// The CUDA kernel gets the device's stream as its last argument, so the argument lists are written once.
+#define SPML_RUN_KERNEL(device, kernel, ...)                        \
+  SPML_ON_DEVICE(device, ::spml::kernels::cpu::kernel(__VA_ARGS__), \
+                 ::spml::kernels::cuda::kernel(__VA_ARGS__, ::spml::detail::stream_of(device)))
 
 // Binds scalar_t to float/double for floating dtypes; other dtypes throw naming the op.
 #define SPML_DISPATCH_FLOATING(dtype, op_name, ...)                                                     \
