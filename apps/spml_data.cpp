@@ -4,11 +4,11 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "apps/support/dataset_inspect.h"
+#include "apps/support/loader_bench.h"
 #include "framework/core/runtime.h"
-#include "framework/data/builders.h"
-#include "framework/data/fashion_mosaic.h"
-#include "framework/data/inspect.h"
-#include "framework/data/loader_bench.h"
+#include "framework/data/builders/fashion_mosaic.h"
+#include "framework/data/builders/public_datasets.h"
 #include "framework/data/preformatted.h"
 
 int main(int argc, char** argv) {
@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   try {
     spml::set_num_threads(threads);
     using namespace spml::data;
+    using namespace spml::apps;
     if (*prepare) {
       const BuildSummary s = kind == "voc"    ? build_voc2012(src, out)
                              : kind == "coco" ? build_coco2014(src, out)

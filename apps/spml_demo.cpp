@@ -8,7 +8,7 @@
 #include "framework/autograd/autograd.h"
 #include "framework/core/runtime.h"
 #include "framework/cuda/cuda_runtime.h"
-#include "framework/data/toy.h"
+#include "framework/data/builders/toy.h"
 #include "framework/nn/layers.h"
 #include "framework/ops/ops.h"
 #include "framework/optim/optimizer.h"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PIL + NumPy baseline for the loader benchmark (framework/data/loader_bench.cpp): for each file of --list,
+"""PIL + NumPy baseline for the loader benchmark (apps/support/loader_bench.cpp): for each file of --list,
 Image.open(p).convert('RGB'), resize((S, S), BILINEAR), horizontal flip with p = 0.5, ToTensor + Normalize with
 the ImageNet mean/std as float32 CHW; one process. Prints `images_per_second X` (median of --passes after one
 warm-up pass). Exit code 3 when PIL or NumPy is missing."""

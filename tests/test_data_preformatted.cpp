@@ -1,5 +1,5 @@
 // Tests of NumPy's legacy RandomState (framework/data/random_state.h), the SPML split and observed labels, the
-// pre-formatted layout (framework/data/preformatted.h) and the VOC/COCO/CUB builders (framework/data/builders.h).
+// pre-formatted layout (framework/data/preformatted.h) and the VOC/COCO/CUB builders (framework/data/builders/public_datasets.h).
 // Expected values come from NumPy 1.24 (scripts/make_random_state_golden.py), pasted here as constants.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "framework/data/builders.h"
+#include "framework/data/builders/public_datasets.h"
 #include "framework/data/preformatted.h"
 #include "framework/data/random_state.h"
 #include "framework/io/file.h"

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "framework/autograd/autograd.h"
-#include "framework/data/toy.h"
+#include "framework/data/builders/toy.h"
 #include "framework/nn/init.h"
 #include "framework/nn/layers.h"
 #include "framework/ops/ops.h"

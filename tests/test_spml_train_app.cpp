@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "framework/data/toy_shapes.h"
+#include "framework/data/builders/toy_shapes.h"
 #include "framework/io/file.h"
 #include "test_util.h"
 

@@ -9,7 +9,7 @@
 
 #include "framework/data/dataset.h"
 
-namespace spml::data {
+namespace spml::apps {
 
 struct LoaderBenchOptions {
   int image_size = 448;
@@ -30,7 +30,7 @@ struct LoaderBenchResult {
 
 // Prints one line per thread count, then the PIL baseline and the ratios (spml images/s over PIL's) to stdout.
 // Throws spml::Error when an image cannot be loaded or the split is empty.
-LoaderBenchResult run_loader_bench(const MultiLabelSplit& split, const std::string& image_root,
+LoaderBenchResult run_loader_bench(const data::MultiLabelSplit& split, const std::string& image_root,
                                    const LoaderBenchOptions& options = {});
 
-}  // namespace spml::data
+}  // namespace spml::apps

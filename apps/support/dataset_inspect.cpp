@@ -1,11 +1,11 @@
 // Data-set summaries for spml-data inspect.
-#include "framework/data/inspect.h"
+#include "apps/support/dataset_inspect.h"
 
 #include <nlohmann/json.hpp>
 
-namespace spml::data {
+namespace spml::apps {
 
-SplitSummary summarize_split(const MultiLabelSplit& split, int64_t num_classes) {
+SplitSummary summarize_split(const data::MultiLabelSplit& split, int64_t num_classes) {
   SplitSummary s;
   s.images = split.size();
   s.positives_per_class.assign(std::size_t(num_classes), 0);
@@ -31,13 +31,13 @@ SplitSummary summarize_split(const MultiLabelSplit& split, int64_t num_classes) 
   return s;
 }
 
-std::string inspect_json(const MultiLabelDataset& dataset) {
+std::string inspect_json(const data::MultiLabelDataset& dataset) {
   nlohmann::json doc;
   doc["name"] = dataset.name;
   doc["image_root"] = dataset.image_root;
   doc["classes"] = dataset.num_classes();
   doc["class_names"] = dataset.class_names;
-  for (const auto& [name, split] : {std::pair<const char*, const MultiLabelSplit*>{"train", &dataset.train},
+  for (const auto& [name, split] : {std::pair<const char*, const data::MultiLabelSplit*>{"train", &dataset.train},
                                     {"val", &dataset.val},
                                     {"test", &dataset.test}}) {
     const SplitSummary s = summarize_split(*split, dataset.num_classes());
@@ -52,4 +52,4 @@ std::string inspect_json(const MultiLabelDataset& dataset) {
   return doc.dump(2);
 }
 
-}  // namespace spml::data
+}  // namespace spml::apps

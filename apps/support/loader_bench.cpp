@@ -1,6 +1,6 @@
 // run_loader_bench (see loader_bench.h): times DataLoader over the first N images with several thread counts and
 // runs scripts/bench_pil_pipeline.py on the same files for a same-run PIL baseline.
-#include "framework/data/loader_bench.h"
+#include "apps/support/loader_bench.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,7 +15,7 @@
 #include "framework/data/loader.h"
 #include "kernels/common/error.h"
 
-namespace spml::data {
+namespace spml::apps {
 
 namespace {
 
@@ -47,12 +47,12 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
-LoaderBenchResult run_loader_bench(const MultiLabelSplit& split, const std::string& image_root,
+LoaderBenchResult run_loader_bench(const data::MultiLabelSplit& split, const std::string& image_root,
                                    const LoaderBenchOptions& options) {
   SPML_CHECK(split.size() > 0, "loader bench: the split is empty");
   SPML_CHECK(options.passes > 0, "loader bench: passes must be positive");
   const int64_t n = std::min<int64_t>(split.size(), std::max<int64_t>(1, options.max_images));
-  MultiLabelSplit subset;
+  data::MultiLabelSplit subset;
   subset.image_paths.assign(split.image_paths.begin(), split.image_paths.begin() + n);
   subset.labels = split.labels.to(Device::cpu()).slice(0, n).clone();
   subset.observed = split.observed.to(Device::cpu()).slice(0, n).clone();
@@ -69,18 +69,18 @@ LoaderBenchResult run_loader_bench(const MultiLabelSplit& split, const std::stri
     if (std::find(counts.begin(), counts.end(), resolved) == counts.end()) counts.push_back(resolved);
   }
   for (int threads : counts) {
-    LoaderOptions lo;
+    data::LoaderOptions lo;
     lo.batch_size = options.batch_size;
     lo.image_size = options.image_size;
     lo.flip = true;
     lo.workers = threads;
     lo.prefetch = std::max(4, 2 * threads);
-    DataLoader loader(subset, image_root, lo);
+    data::DataLoader loader(subset, image_root, lo);
     std::vector<double> rates;
     for (int pass = 0; pass <= options.passes; ++pass) {  // pass 0 warms the file cache
       const auto start = std::chrono::steady_clock::now();
       loader.start_epoch(pass);
-      Batch batch;
+      data::Batch batch;
       int64_t images = 0;
       while (loader.next(batch)) images += batch.images.size(0);
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -147,4 +147,4 @@ LoaderBenchResult run_loader_bench(const MultiLabelSplit& split, const std::stri
   return result;
 }
 
-}  // namespace spml::data
+}  // namespace spml::apps

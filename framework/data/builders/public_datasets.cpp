@@ -1,5 +1,5 @@
 // VOC 2012 / COCO 2014 / CUB-200-2011 originals -> the pre-formatted SPML layout (see builders.h).
-#include "framework/data/builders.h"
+#include "framework/data/builders/public_datasets.h"
 
 #include <algorithm>
 #include <array>

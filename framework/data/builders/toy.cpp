@@ -1,5 +1,5 @@
 // Two-spirals generator on the Philox streams (same data for the same seed on every machine).
-#include "framework/data/toy.h"
+#include "framework/data/builders/toy.h"
 
 #include <cmath>
 #include <vector>

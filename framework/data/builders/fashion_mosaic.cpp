@@ -1,5 +1,5 @@
 // Fashion-Mosaic: Fashion-MNIST loading, the seeded canvas plan, rendering, and the folder writer.
-#include "framework/data/fashion_mosaic.h"
+#include "framework/data/builders/fashion_mosaic.h"
 
 #include <algorithm>
 #include <cmath>

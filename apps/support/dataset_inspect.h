@@ -7,7 +7,7 @@
 
 #include "framework/data/dataset.h"
 
-namespace spml::data {
+namespace spml::apps {
 
 struct SplitSummary {
   int64_t images = 0;
@@ -19,8 +19,8 @@ struct SplitSummary {
   std::vector<int64_t> positives_per_class;
 };
 
-SplitSummary summarize_split(const MultiLabelSplit& split, int64_t num_classes);
+SplitSummary summarize_split(const data::MultiLabelSplit& split, int64_t num_classes);
 // A JSON document with the data set's name, classes and the three splits' summaries.
-std::string inspect_json(const MultiLabelDataset& dataset);
+std::string inspect_json(const data::MultiLabelDataset& dataset);
 
-}  // namespace spml::data
+}  // namespace spml::apps

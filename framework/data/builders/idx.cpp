@@ -1,5 +1,5 @@
 // IDX reading through zlib's gzopen/gzread (which also passes plain files through unchanged).
-#include "framework/data/idx.h"
+#include "framework/data/builders/idx.h"
 
 #include <sys/stat.h>
 #include <zlib.h>

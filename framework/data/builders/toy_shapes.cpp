@@ -1,11 +1,11 @@
 // Toy Shapes: plan (seeded draws), rasterisation of the four shapes, and the folder writer.
-#include "framework/data/toy_shapes.h"
+#include "framework/data/builders/toy_shapes.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
-#include "framework/data/fashion_mosaic.h"
+#include "framework/data/builders/fashion_mosaic.h"
 #include "framework/data/preformatted.h"
 #include "framework/image/image_write.h"
 #include "kernels/common/error.h"

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "framework/data/idx.h"
+#include "framework/data/builders/idx.h"
 #include "framework/image/image.h"
 
 namespace spml::data {
