@@ -1,4 +1,4 @@
-// spml-eval: mAP (SPML.md section 5, scikit-learn's average precision) of predictions against labels, both .npy
+// spml-eval: mAP (docs/method.md section 9, scikit-learn's average precision) of predictions against labels, both .npy
 // [N, C], or of a training run's best checkpoint on its test or val split (--run RUNDIR --split); prints one JSON
 // line {"mAP": <percent>, ...} (and "per_class_AP" with --per-class).
 #include <CLI/CLI.hpp>

@@ -1,4 +1,4 @@
-// spml-train: trains a ResNet with an SPML loss on a pre-formatted data set (docs/method.md, protocol) into a run
+// spml-train: trains a ResNet with an SPML loss on a pre-formatted data set (docs/method.md section 7) into a run
 // folder; Ctrl-C writes a resumable checkpoint, --resume continues it. The protocol lives in training/trainer.h.
 #include <CLI/CLI.hpp>
 #include <csignal>

@@ -1,4 +1,4 @@
-// The SPML losses (docs/method.md, the GR loss and the baselines) composed from the framework's separate differentiable
+// The SPML losses (docs/method.md sections 3 and 5) composed from the framework's separate differentiable
 // ops (sigmoid, log, pow, exp, add, mul, sum, mean, ...) and autograd, written as literally as the formulas read.
 // Slower by design (one op and one saved tensor per term): it is the baseline of the fused kernels' benchmark and an
 // independent cross-check of their values and gradients, not something to train with. It also holds the GR variant

@@ -1,4 +1,4 @@
-// ROLE label estimates: initialisation, row selection and their optimizer.
+// ROLE label estimates: initialisation and row selection (the trainer's Adam trains them).
 #include "losses/role.h"
 
 #include <cmath>
@@ -26,11 +26,6 @@ RoleLabelEstimates::RoleLabelEstimates(const Tensor& observed_labels, uint64_t s
 
 Tensor RoleLabelEstimates::rows(const Tensor& indices) const {
   return index_rows(logits_, indices);
-}
-
-std::unique_ptr<optim::Adam> RoleLabelEstimates::make_optimizer(double backbone_lr) const {
-  return std::make_unique<optim::Adam>(
-      std::vector<optim::ParamGroup>{{{logits_}, backbone_lr * kLrMultiplier, "label_estimates"}});
 }
 
 }  // namespace spml::losses

@@ -1,13 +1,12 @@
-// ROLE's per-image label estimates (SPML.md section 3): a trainable logit matrix G [N_train, C], one row per
-// training image (picked by the samples' dataset indices), Yhat = sigmoid(G), trained densely by its own Adam
-// at 10x the backbone's learning rate (every row's Adam state moves every step, as with a dense parameter).
+// ROLE's per-image label estimates (docs/method.md section 6): a trainable logit matrix G [N_train, C], one row per
+// training image (picked by the samples' dataset indices), Yhat = sigmoid(G). The trainer's one Adam trains it as
+// the group "label_estimates" at kLrMultiplier x the backbone's learning rate, densely (every row's Adam state
+// moves every step, as with any dense parameter).
 #pragma once
 
 #include <cstdint>
-#include <memory>
 
 #include "framework/core/tensor.h"
-#include "framework/optim/optimizer.h"
 
 namespace spml::losses {
 
@@ -23,8 +22,6 @@ class RoleLabelEstimates {
   Tensor& logits() { return logits_; }
   // The batch's rows of G: indices int64 [B] (dataset indices) -> [B, C]; gradients flow back into G.
   Tensor rows(const Tensor& indices) const;
-  // Adam over G alone at kLrMultiplier x backbone_lr.
-  std::unique_ptr<optim::Adam> make_optimizer(double backbone_lr) const;
 
  private:
   Tensor logits_;

@@ -1,4 +1,4 @@
-// The SPML losses as fused autograd ops (docs/method.md, the GR loss and the baselines): gr, an, an_ls, wan, epr, role,
+// The SPML losses as fused autograd ops (docs/method.md sections 3 and 5): gr, an, an_ls, wan, epr, role,
 // em, bce. Each takes logits z [B, C] and labels y [B, C] in {0, 1} (observed single positives; the clean labels for
 // bce) and returns the scalar mean loss; the forward computes the loss and dL/dz in one pass and the
 // backward scales the saved dL/dz by the incoming gradient.
@@ -20,7 +20,7 @@ LossKind parse_loss_name(const std::string& name);
 const char* loss_name(LossKind kind);
 std::vector<std::string> loss_names();
 
-// GR's hyper-parameter schedules (docs/method.md, GR's schedules). Vector orders differ on purpose:
+// GR's hyper-parameter schedules (docs/method.md section 4). Vector orders differ on purpose:
 // beta = [w0, wT, b0, bT], alpha = [mu0, sigma0, muT, sigmaT], q2q3 = [q2, q3].
 struct GrSettings {
   std::vector<double> beta{0, 2, -2, -2};

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# Prints the hand-computed SPML loss values of tests/test_losses.cpp for a fixed 2 x 3 batch, applying SPML.md's
+# Prints the hand-computed SPML loss values of tests/test_losses.cpp for a fixed 2 x 3 batch, applying docs/method.md's
 # formulas literally in plain Python floats (no framework): mean over B*C, log(x + eps) with eps = 1e-5 for the
 # Cole et al. baselines and 1e-7 for GR; GR at epoch 1 of the defaults (T = 8, n = 0); k = 1.5; EM alpha = 0.2.
 import math

@@ -324,7 +324,7 @@ TEST(FashionMosaic, BuildWritesConsistentImagesAndLabels) {
   opt.test = 100;
   opt.seed = 5;
   const data::FashionMosaicResult res = data::build_fashion_mosaic(opt, fashion());
-  EXPECT_TRUE(data::fashion_mosaic_exists(dir));
+  EXPECT_TRUE(data::preformatted_exists(dir));
   ASSERT_EQ(res.train_paths.size(), 150u);
   ASSERT_EQ(res.test_paths.size(), 100u);
   EXPECT_EQ(res.train_paths[0], "train/000000.png");
@@ -481,7 +481,7 @@ TEST(FashionMosaic, JpegVariantDecodes) {
   opt.format = "jpg";
   const auto res = data::build_fashion_mosaic(opt, fashion());
   EXPECT_EQ(res.train_paths[0], "train/000000.jpg");
-  EXPECT_TRUE(data::fashion_mosaic_exists(opt.out));
+  EXPECT_TRUE(data::preformatted_exists(opt.out));
   for (std::size_t i = 0; i < res.test.size(); ++i) {
     const image::Image img = image::decode_image(opt.out + "/images/" + res.test_paths[i]);
     ASSERT_EQ(img.width, 64);
@@ -500,7 +500,7 @@ TEST(FashionMosaic, Errors) {
   opt.out = temp_dir("err");
   opt.fashion_mnist_dir = "/nonexistent/fmnist";
   EXPECT_ERROR_CONTAINS(data::build_fashion_mosaic(opt), "/nonexistent/fmnist");
-  EXPECT_FALSE(data::fashion_mosaic_exists(opt.out));
+  EXPECT_FALSE(data::preformatted_exists(opt.out));
   // A folder without the files: the missing file is named.
   opt.fashion_mnist_dir = opt.out;
   EXPECT_ERROR_CONTAINS(data::build_fashion_mosaic(opt), "train-images-idx3-ubyte.gz", opt.out.c_str());

@@ -11,11 +11,13 @@
 #include "framework/autograd/autograd.h"
 #include "framework/core/runtime.h"
 #include "framework/ops/ops.h"
+#include "framework/optim/optimizer.h"
 #include "framework/testing/gradcheck.h"
 #include "losses/composed_losses.h"
-#include "training/dataset_settings.h"
+#include "losses/role.h"
 #include "losses/spml_loss.h"
 #include "test_util.h"
+#include "training/dataset_settings.h"
 
 namespace spml {
 namespace {
@@ -44,7 +46,7 @@ double gr_half_batch(int64_t classes) {
   return loss_value(LossKind::GR, V(y.size(), 0.0), y, {2, classes}, default_params());
 }
 
-TEST(GrSchedule, ValuesOfSpmlMd) {
+TEST(GrSchedule, ValuesOfTheMethodDoc) {
   const auto e1 = GrSchedule(GrSettings{}, 8, 0).at(1);
   EXPECT_DOUBLE_EQ(e1.w, 0.0);
   EXPECT_DOUBLE_EQ(e1.b, -2.0);
@@ -103,7 +105,7 @@ TEST(GrSchedule, LinearInitOffsetsAndValidation) {
   EXPECT_ERROR_CONTAINS(GrSchedule(GrSettings{}, 8, 0).at(9), "epoch 9");
 }
 
-TEST(GrLoss, ValuesOfSpmlMd) {
+TEST(GrLoss, ValuesOfTheMethodDoc) {
   const kernels::LossParams a = default_params();
   EXPECT_NEAR(loss_value(LossKind::GR, {0.0}, {0.0}, {1, 1}, a), 0.522626, 5e-7);
   EXPECT_NEAR(loss_value(LossKind::GR, {0.0}, {1.0}, {1, 1}, a), 0.693147, 5e-7);
@@ -412,8 +414,6 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, LossCudaParity, ::testing::Values(DType::Float3
 }  // namespace
 }  // namespace spml
 
-#include "losses/role.h"
-
 namespace spml {
 namespace {
 TEST(Role, LabelEstimatesInitGatherAndDenseAdam) {
@@ -431,11 +431,10 @@ TEST(Role, LabelEstimatesInitGatherAndDenseAdam) {
   for (int c = 0; c < 3; ++c) EXPECT_EQ(grad[std::size_t(3 + c)], 0.0);  // row 1 is not in the batch
   EXPECT_NE(grad[0], 0.0);
   EXPECT_NE(grad[6], 0.0);
-  // ... but its dense Adam (lr x 10) still moves every row with a gradient entry: the batch rows now, and
-  // later all rows whose moments are non-zero.
-  auto adam = estimates.make_optimizer(1e-3);
-  EXPECT_DOUBLE_EQ(adam->groups()[0].lr, 1e-2);
-  adam->step();
+  // ... but a dense Adam (the trainer's group at lr x 10) still moves every row with a gradient entry: the batch
+  // rows now, and later all rows whose moments are non-zero.
+  optim::Adam adam({{{estimates.logits()}, 1e-3 * losses::RoleLabelEstimates::kLrMultiplier, "label_estimates"}});
+  adam.step();
   const std::vector<double> after = estimates.logits().to_vector<double>();
   EXPECT_NEAR(after[0], g[0] - 1e-2 * (grad[0] > 0 ? 1 : -1), 1e-6);  // a first Adam step moves by ~lr
   EXPECT_EQ(after[3], g[3]);

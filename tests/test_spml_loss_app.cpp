@@ -82,8 +82,8 @@ class SpmlLossApp : public ::testing::Test {
   }
 };
 
-TEST_F(SpmlLossApp, GrAtHalfMatchesSpmlMdAndWritesTheGradient) {
-  // SPML.md: one positive per row, p = 0.5 everywhere, C = 20, epoch 1 of the defaults: loss 0.531152.
+TEST_F(SpmlLossApp, GrAtHalfMatchesTheMethodDocAndWritesTheGradient) {
+  // docs/method.md section 12: one positive per row, p = 0.5 everywhere, C = 20, epoch 1 of the defaults: loss 0.531152.
   const std::string z = write_input("z", Tensor::zeros({4, 20}, DType::Float64));
   const std::string y = write_input("y", one_positive_per_row(4, 20, DType::Float64));
   const std::string grad = temp_path("grad.npy");

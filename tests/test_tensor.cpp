@@ -5,6 +5,7 @@
 
 #include "framework/autograd/autograd.h"
 #include "framework/core/runtime.h"
+#include "framework/io/npy_tensor.h"
 #include "framework/ops/ops.h"
 #include "test_util.h"
 
@@ -24,8 +25,6 @@ TEST(Tensor, FactoriesAndMetadata) {
   const Tensor s = Tensor::from_vector<double>({4.0}, Shape{});
   EXPECT_EQ(s.dim(), 0);
   EXPECT_EQ(s.item(), 4.0);
-  EXPECT_EQ(Tensor::empty({2, 3, 4, 5}, DType::Float32, Device::cpu(), MemoryFormat::ChannelsLast).memory_format(),
-            MemoryFormat::ChannelsLast);
   EXPECT_EQ(element_size(DType::BFloat16), 2u);
 }
 
@@ -155,13 +154,6 @@ TEST(Runtime, CudaRequestWithoutDeviceGivesAClearError) {
   EXPECT_ERROR_CONTAINS(Tensor::zeros({2}, DType::Float32, Device::cuda(0)), "CUDA device 0", reason.c_str());
 }
 
-}  // namespace
-}  // namespace spml
-
-#include "framework/io/npy_tensor.h"
-
-namespace spml {
-namespace {
 TEST(NpyTensor, RoundTripAndTypeMapping) {
   const std::string path = ::testing::TempDir() + "/spml_npy_tensor.npy";
   const Tensor t = Tensor::from_vector<float>({1.5f, -2.f, 3.f, 4.f, 5.f, 6.f}, {2, 3});

@@ -1,5 +1,5 @@
-// The per-data-set settings of the method, one row per data set and the only table of them (docs/method.md,
-// per-data-set settings): the class count its folder must hold, the protocol's training defaults, and the loss
+// The per-data-set settings of the method, one row per data set and the only table of them (docs/method.md
+// section 11): the class count its folder must hold, the protocol's training defaults, and the loss
 // hyper-parameters (EPR/ROLE's k, EM's alpha, GR's schedules). spml-train's defaults and spml-loss's both read it.
 #pragma once
 

@@ -3,7 +3,7 @@
 // metrics.csv and metrics.jsonl (one row per epoch), plot.svg, best.safetensors (torchvision keys + metadata,
 // loadable by spml-predict), last.ckpt (model + optimizer + the run's position and history) and, when training
 // ends, test.json and test_probabilities.npy. Every file is written atomically (temp file + rename), so a crash
-// leaves the previous version, never half a file. docs/design.md describes the folder.
+// leaves the previous version, never half a file. docs/design.md section 13 describes the folder.
 #pragma once
 
 #include <limits>

@@ -1,4 +1,4 @@
-// The configuration of one SPML training run (SPML.md section 4): every spml-train flag as a field, the training
+// The configuration of one SPML training run (docs/method.md section 7): every spml-train flag as a field, the training
 // defaults per data set in one table, and the JSON form written to RUNDIR/config.json (keys = flag names with
 // underscores) that --config and --resume read back.
 #pragma once

@@ -11,8 +11,8 @@
 #include "framework/core/nvtx.h"
 #include "framework/cuda/cuda_runtime.h"
 #include "framework/data/builders/fashion_mosaic.h"
-#include "framework/data/preformatted.h"
 #include "framework/data/builders/toy_shapes.h"
+#include "framework/data/preformatted.h"
 #include "framework/io/file.h"
 #include "framework/io/safetensors.h"
 #include "framework/ops/ops.h"
@@ -54,14 +54,14 @@ BestTracker::Decision BestTracker::update(int epoch, double val_map) {
 data::MultiLabelDataset load_training_data(const TrainConfig& config,
                                            const std::function<void(const std::string&)>& log) {
   const DatasetSettings& defaults = dataset_settings(config.dataset);
-  if (config.dataset == "fashion-mosaic" && !data::fashion_mosaic_exists(config.data)) {
+  if (config.dataset == "fashion-mosaic" && !data::preformatted_exists(config.data)) {
     data::FashionMosaicOptions options;
     options.out = config.data;
     log("Fashion-Mosaic: generating " + config.data + " (default settings: " + std::to_string(options.train) +
         " train / " + std::to_string(options.test) + " test canvases of " + std::to_string(options.size) +
         " px, seed " + std::to_string(options.seed) + ")");
     data::build_fashion_mosaic(options);
-  } else if (config.dataset == "toy-shapes" && !data::fashion_mosaic_exists(config.data)) {
+  } else if (config.dataset == "toy-shapes" && !data::preformatted_exists(config.data)) {
     log("Toy Shapes: generating " + config.data + " (320 train / 128 test canvases of 32 px)");
     data::build_toy_shapes(config.data, 320, 128, 32, 0);
   }

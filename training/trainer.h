@@ -1,4 +1,4 @@
-// The SPML training protocol (docs/method.md, protocol) over a run folder (training/run_folder.h): Adam with the
+// The SPML training protocol (docs/method.md section 7) over a run folder (training/run_folder.h): Adam with the
 // backbone at lr and the head at lr x lr_mult, linear_init epochs with a frozen backbone (BatchNorm statistics
 // still updating), per-epoch validation mAP on clean labels, the best checkpoint on strict improvement, early
 // stopping, the test split evaluated once with the best weights, resumable checkpoints, NaN/Inf and Ctrl-C
@@ -22,7 +22,7 @@
 
 namespace spml::training {
 
-// best - current > 2 mAP points (docs/method.md, protocol).
+// best - current > 2 mAP points (docs/method.md section 7).
 bool should_stop_early(double best_val_map, double current_val_map);
 
 // The per-epoch decision of the protocol: the best checkpoint moves on strict improvement (the first epoch always

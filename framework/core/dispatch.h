@@ -1,4 +1,4 @@
-// Dispatch for ops (docs/design.md, dispatch): the one place where work goes to the CPU or the CUDA kernels by
+// Dispatch for ops (docs/design.md section 6): the one place where work goes to the CPU or the CUDA kernels by
 // device, and where a dtype binds the kernels' template type.
 //   SPML_RUN_KERNEL(device, name, args...)  kernels::cpu::name(args...) or kernels::cuda::name(args..., stream):
 //                                           the form of every call whose two backends take the same arguments;

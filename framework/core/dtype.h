@@ -58,8 +58,4 @@ struct Device {
   bool operator!=(const Device& o) const { return !(*this == o); }
 };
 
-// Physical order of a 4-D tensor's elements: Contiguous = row-major (NCHW); ChannelsLast = NHWC, reserved for
-// tensor-core kernels (ops check for it and reject what they do not support).
-enum class MemoryFormat : uint8_t { Contiguous, ChannelsLast };
-
 }  // namespace spml

@@ -119,14 +119,11 @@ Storage::~Storage() {
 }
 
 // ---------------------------------------------------------------------------------------------- factories
-Tensor Tensor::empty(const Shape& shape, DType dtype, Device device, MemoryFormat format) {
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (int64_t d : shape) SPML_CHECK(d >= 0, "Tensor::empty: negative dimension in shape ", shape_str(shape));
-  SPML_CHECK(format == MemoryFormat::Contiguous || shape.size() == 4,
-             "Tensor::empty: channels-last format needs a 4-D shape, got ", shape_str(shape));
   auto impl = std::make_shared<TensorImpl>();
   impl->shape = shape;
   impl->dtype = dtype;
-  impl->format = format;
   impl->storage = std::make_shared<Storage>(std::size_t(shape_numel(shape)) * element_size(dtype), device);
   return Tensor(impl);
 }
@@ -195,10 +192,6 @@ Device Tensor::device() const {
   require_defined("Tensor::device");
   return impl_->storage->device();
 }
-MemoryFormat Tensor::memory_format() const {
-  require_defined("Tensor::memory_format");
-  return impl_->format;
-}
 
 std::string Tensor::description() const {
   if (!impl_) return "undefined tensor";
@@ -250,7 +243,7 @@ bool Tensor::same_storage(const Tensor& other) const {
 Tensor Tensor::to(Device target) const {
   require_defined("Tensor::to");
   if (device() == target) return *this;
-  Tensor out = empty(shape(), dtype(), target, memory_format());
+  Tensor out = empty(shape(), dtype(), target);
   out.copy_(*this);
   return out;
 }
@@ -258,7 +251,7 @@ Tensor Tensor::to(Device target) const {
 Tensor Tensor::to(DType target) const {
   require_defined("Tensor::to");
   if (dtype() == target) return *this;
-  Tensor out = empty(shape(), target, device(), memory_format());
+  Tensor out = empty(shape(), target, device());
   const int64_t n = numel();
   const DType src = dtype();
   SPML_DISPATCH_ALL(src, "Tensor::to(dtype)", {
@@ -271,7 +264,7 @@ Tensor Tensor::to(DType target) const {
 }
 
 Tensor Tensor::clone() const {
-  Tensor out = empty(shape(), dtype(), device(), memory_format());
+  Tensor out = empty(shape(), dtype(), device());
   out.copy_(*this);
   return out;
 }
@@ -283,7 +276,6 @@ Tensor Tensor::detach() const {
   impl->offset_bytes = impl_->offset_bytes;
   impl->shape = impl_->shape;
   impl->dtype = impl_->dtype;
-  impl->format = impl_->format;
   return Tensor(impl);
 }
 
@@ -301,8 +293,6 @@ Tensor make_view(const Tensor& base, const Shape& shape, std::size_t extra_offse
 
 Tensor Tensor::reshape(const Shape& requested) const {
   require_defined("reshape");
-  SPML_CHECK(memory_format() == MemoryFormat::Contiguous, "reshape: channels-last tensor ", description(),
-             " cannot be viewed with a new shape");
   Shape shape = requested;
   int64_t known = 1, infer = -1;
   for (std::size_t i = 0; i < shape.size(); ++i) {
@@ -346,21 +336,12 @@ Tensor Tensor::slice(int64_t begin, int64_t end) const {
   out_shape[0] = end - begin;
   const std::size_t row_bytes = std::size_t(rows ? numel() / rows : 0) * element_size(dtype());
   Tensor out = make_view(*this, out_shape, std::size_t(begin) * row_bytes);
-  out.impl()->format = memory_format();
   const Shape input_shape = shape();
   return autograd::record("slice", out, {*this}, [input_shape, begin, end](const Tensor& g) {
     Tensor full = Tensor::zeros(input_shape, g.dtype(), g.device());
     full.slice(begin, end).detach().copy_(g);
     return std::vector<Tensor>{full};
   });
-}
-
-Tensor Tensor::with_memory_format(MemoryFormat format) const {
-  SPML_CHECK(format == MemoryFormat::Contiguous || dim() == 4, "with_memory_format: channels-last needs 4-D, got ",
-             description());
-  Tensor out = detach();
-  out.impl()->format = format;
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------- in-place
@@ -397,7 +378,8 @@ Tensor& Tensor::copy_(const Tensor& src) {
   } else {
     SPML_CHECK(device() == src.device(), "copy_: between two CUDA devices (", src.device().str(), " -> ",
                device().str(), ") is not supported; go through the host");
-    cuda_runtime::memcpy(data_ptr(), src.data_ptr(), bytes, cuda_runtime::CopyKind::DeviceToDevice, device().index, false);
+    cuda_runtime::memcpy(data_ptr(), src.data_ptr(), bytes, cuda_runtime::CopyKind::DeviceToDevice, device().index,
+                         false);
   }
   return *this;
 }

@@ -43,7 +43,6 @@ struct TensorImpl {
   std::size_t offset_bytes = 0;  // where this view starts in the storage
   Shape shape;
   DType dtype = DType::Float32;
-  MemoryFormat format = MemoryFormat::Contiguous;
   // autograd
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;
@@ -57,8 +56,7 @@ class Tensor {
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
   // --- factories (uninitialised, filled, from host data, random) ---
-  static Tensor empty(const Shape& shape, DType dtype = DType::Float32, Device device = Device::cpu(),
-                      MemoryFormat format = MemoryFormat::Contiguous);
+  static Tensor empty(const Shape& shape, DType dtype = DType::Float32, Device device = Device::cpu());
   static Tensor zeros(const Shape& shape, DType dtype = DType::Float32, Device device = Device::cpu());
   static Tensor ones(const Shape& shape, DType dtype = DType::Float32, Device device = Device::cpu());
   static Tensor full(const Shape& shape, double value, DType dtype = DType::Float32, Device device = Device::cpu());
@@ -77,7 +75,6 @@ class Tensor {
   int64_t numel() const;
   DType dtype() const;
   Device device() const;
-  MemoryFormat memory_format() const;
   std::size_t nbytes() const { return std::size_t(numel()) * element_size(dtype()); }
   std::string description() const;  // "float32[2, 3] on cpu"
 
@@ -97,8 +94,7 @@ class Tensor {
   // Views sharing storage (recorded, gradients flow back to the base).
   Tensor reshape(const Shape& shape) const;  // one dimension may be -1
   Tensor flatten(int64_t start_dim = 1) const;
-  Tensor slice(int64_t begin, int64_t end) const;        // rows [begin, end) of the first dimension
-  Tensor with_memory_format(MemoryFormat format) const;  // relabels a 4-D tensor (no data movement)
+  Tensor slice(int64_t begin, int64_t end) const;  // rows [begin, end) of the first dimension
 
   // --- in-place, not recorded (optimizers, gradient accumulation, init); refused on tensors that
   // take part in autograd while grad mode is on ---

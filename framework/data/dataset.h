@@ -1,4 +1,4 @@
-// Multi-label data sets in the pre-formatted SPML layout (SPML.md sections 4 and 6): a folder with
+// Multi-label data sets in the pre-formatted SPML layout (docs/method.md sections 8 and 10): a folder with
 // formatted_{train,val}_{images,labels,labels_obs}.npy plus an image root. The official train rows are split
 // 80/20 into train/val (seed 1200); the official val rows are the test split.
 #pragma once

@@ -1,4 +1,4 @@
-// Multi-threaded, deterministic image data loader for MultiLabelSplit (SPML.md section 4): decode -> resize to
+// Multi-threaded, deterministic image data loader for MultiLabelSplit (docs/method.md section 7; docs/design.md section 11): decode -> resize to
 // S x S (Pillow bilinear, aspect ratio ignored) -> optional random horizontal flip -> ImageNet normalisation, batched
 // in order on worker threads, in pinned host memory and copied asynchronously when the device is CUDA.
 #pragma once
@@ -25,7 +25,7 @@ struct LoaderOptions {
   // Random horizontal flip with p = 0.5 (training only), decided per (seed, epoch, dataset index): the same
   // images flip whatever the number of workers or their timing (see flip_decision).
   bool flip = false;
-  bool drop_last = false;  // false: the last partial batch is kept (SPML.md)
+  bool drop_last = false;  // false: the last partial batch is kept (docs/method.md section 7)
   uint64_t seed = 0;       // the order stream's seed (and the flips' unless flip_seed is set)
   int64_t flip_seed = -1;  // the flip stream's seed; -1: `seed`
   // Explicit orders and flips per epoch (an order file); when set it replaces shuffle, flip and the seeds, and

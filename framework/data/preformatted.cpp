@@ -290,4 +290,13 @@ void write_preformatted(const std::string& dir, const std::vector<std::string>& 
   io::write_file_atomic((folder / "dataset.json").string(), meta.dump(2) + "\n");
 }
 
+bool preformatted_exists(const std::string& dir) {
+  std::error_code ec;
+  for (const char* part : {"train", "val"})
+    for (const char* kind : {"images", "labels", "labels_obs"})
+      if (!fs::is_regular_file(fs::path(dir) / (std::string("formatted_") + part + "_" + kind + ".npy"), ec))
+        return false;
+  return fs::is_regular_file(fs::path(dir) / "dataset.json", ec);
+}
+
 }  // namespace spml::data

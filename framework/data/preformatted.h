@@ -1,5 +1,5 @@
-// The SPML protocol on the pre-formatted layout (SPML.md sections 4 and 6): the seeded 80/20 train/val split,
-// the single observed positive per row (NumPy-exact draws), and reading/writing a folder of
+// The SPML protocol on the pre-formatted layout (docs/method.md section 8): the seeded 80/20
+// train/val split, the single observed positive per row (NumPy-exact draws), and reading/writing a folder of
 // formatted_{train,val}_{images,labels,labels_obs}.npy plus an optional dataset.json
 // ({"name", "class_names", "image_root"}).
 #pragma once
@@ -38,5 +38,9 @@ void write_preformatted(const std::string& dir, const std::vector<std::string>& 
                         const std::vector<std::string>& val_paths, const Tensor& val_labels,
                         const std::vector<std::string>& class_names, const std::string& name,
                         const std::string& image_root);
+
+// True when DIR holds the six formatted_*.npy files and dataset.json: what write_preformatted leaves once it has
+// finished (dataset.json is written last), so a generator can tell a finished folder from a half-built one.
+bool preformatted_exists(const std::string& dir);
 
 }  // namespace spml::data

@@ -305,8 +305,6 @@ void write_safetensors(const std::string& path, const std::map<std::string, Tens
   for (const auto& [key, t] : tensors) {
     SPML_CHECK(!key.empty() && key != "__metadata__", path, ": write_safetensors: invalid tensor key '", key, "'");
     SPML_CHECK(t.defined(), path, ": write_safetensors: tensor '", key, "' is undefined");
-    SPML_CHECK(t.memory_format() == MemoryFormat::Contiguous, path, ": write_safetensors: tensor '", key,
-               "' is channels-last; convert it to contiguous first");
     std::string shape;
     for (int64_t d : t.shape()) shape += (shape.empty() ? "" : ",") + std::to_string(d);
     const uint64_t end = offset + t.nbytes();

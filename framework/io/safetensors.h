@@ -31,7 +31,7 @@ SafetensorsFile read_safetensors(const std::string& path);
 // Writes `tensors` (any device; copied to the host) atomically (io::write_file_atomic). The header lists
 // "__metadata__" first (omitted when empty), then the tensors in sorted key order, their data laid out in the
 // same order without gaps; the header is padded with spaces so the data starts at a multiple of 8 bytes.
-// Keys must be non-empty and not "__metadata__"; channels-last tensors are refused.
+// Keys must be non-empty and not "__metadata__".
 void write_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 

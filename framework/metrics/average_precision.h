@@ -1,4 +1,4 @@
-// Mean average precision (SPML.md section 5): scikit-learn's average_precision_score per class (scores ranked
+// Mean average precision (docs/method.md section 9): scikit-learn's average_precision_score per class (scores ranked
 // as given, tied scores one threshold, AP = sum over thresholds of (R_n - R_{n-1}) P_n), a class without
 // positives counting as AP 0, and mAP = 100 x the mean over ALL classes.
 #pragma once

@@ -1,6 +1,6 @@
 // CNN layers on the nn::Module base, with torchvision's parameter and buffer names: Conv2d ("weight",
-// "bias"), BatchNorm2d ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"), MaxPool2d,
-// GlobalAvgPool2d.
+// "bias"), BatchNorm2d ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"). Pooling has no
+// parameters, so models call the ops (max_pool2d, global_avg_pool2d) directly.
 #pragma once
 
 #include "framework/nn/layers.h"
@@ -43,22 +43,6 @@ class BatchNorm2d : public Layer {
   int64_t batches_seen_ = -1;  // host copy of num_batches_tracked (-1: not read yet)
   Tensor *weight_ = nullptr, *bias_ = nullptr, *running_mean_ = nullptr, *running_var_ = nullptr,
          *batches_tracked_ = nullptr;
-};
-
-class MaxPool2d : public Layer {
- public:
-  MaxPool2d(int64_t kernel, int64_t stride, int64_t padding = 0)
-      : kernel_(kernel), stride_(stride), padding_(padding) {}
-  Tensor forward(const Tensor& x) override { return max_pool2d(x, kernel_, stride_, padding_); }
-
- private:
-  int64_t kernel_, stride_, padding_;
-};
-
-// [N, C, H, W] -> [N, C]
-class GlobalAvgPool2d : public Layer {
- public:
-  Tensor forward(const Tensor& x) override { return global_avg_pool2d(x); }
 };
 
 }  // namespace spml::nn

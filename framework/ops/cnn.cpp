@@ -23,8 +23,6 @@ void check_nchw(const Tensor& t, const char* op, const char* role) {
   SPML_CHECK(t.dim() == 4, op, ": ", role, " must be 4-D [N, C, H, W], got ", t.description());
   SPML_CHECK(t.dtype() == DType::Float32 || t.dtype() == DType::Float64, op, ": ", role,
              " must be float32 or float64, got ", t.description());
-  SPML_CHECK(t.memory_format() == MemoryFormat::Contiguous, op, ": channels-last ", role, " ", t.description(),
-             " is not supported yet");
 }
 
 void check_same(const Tensor& a, const Tensor& b, const char* op, const char* role) {

@@ -14,8 +14,6 @@ void check_floating(const Tensor& t, const char* op) {
   SPML_CHECK(t.defined(), op, ": input is undefined");
   SPML_CHECK(t.dtype() == DType::Float32 || t.dtype() == DType::Float64, op, ": expected float32 or float64, got ",
              t.description());
-  SPML_CHECK(t.memory_format() == MemoryFormat::Contiguous, op, ": channels-last input ", t.description(),
-             " is not supported yet");
 }
 
 // Forward of a unary op into a new tensor.

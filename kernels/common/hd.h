@@ -1,5 +1,5 @@
-// Host/device qualifiers for math shared between the CPU loops and the CUDA kernels (docs/design.md, shared
-// host/device math).
+// Host/device qualifiers for math shared between the CPU loops and the CUDA kernels (docs/design.md
+// section 7).
 #pragma once
 
 // Always inlined on the host as on the device: the CPU loops vectorise only what is inlined into them.

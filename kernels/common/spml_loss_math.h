@@ -1,4 +1,4 @@
-// Per-element math of the SPML losses (docs/method.md, the GR loss and the baselines), written once for the CPU
+// Per-element math of the SPML losses (docs/method.md sections 3 and 5), written once for the CPU
 // loops and the CUDA kernels, plus EPR's and ROLE's batch regulariser from the batch's sums. Each element function
 // returns the element's loss l and dl/dz (the logit's gradient, NOT yet divided by N = B * C). The gradients use
 // the stable closed forms of docs/method.md, finite at every logit.

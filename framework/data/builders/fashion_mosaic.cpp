@@ -244,13 +244,4 @@ FashionMosaicResult build_fashion_mosaic(const FashionMosaicOptions& options, co
   return result;
 }
 
-bool fashion_mosaic_exists(const std::string& dir) {
-  std::error_code ec;
-  for (const char* part : {"train", "val"})
-    for (const char* kind : {"images", "labels", "labels_obs"})
-      if (!fs::is_regular_file(fs::path(dir) / (std::string("formatted_") + part + "_" + kind + ".npy"), ec))
-        return false;
-  return fs::is_regular_file(fs::path(dir) / "dataset.json", ec);
-}
-
 }  // namespace spml::data

@@ -98,12 +98,9 @@ struct FashionMosaicResult {
 // Writes OUT/images/{train,test}/NNNNNN.{png,jpg}, then write_preformatted(OUT, ...) (formatted_train_* = train
 // canvases, formatted_val_* = test canvases, observed labels with seed 1200, dataset.json with name
 // "fashion-mosaic", the class names and image_root "images") and OUT/fashion_mosaic.json (the options used).
-// The images are written first, so fashion_mosaic_exists() holds only for a finished folder.
+// The images are written first, so preformatted_exists(OUT) holds only for a finished folder.
 FashionMosaicResult build_fashion_mosaic(const FashionMosaicOptions& options);
 // The same with Fashion-MNIST already in memory (options.fashion_mnist_dir is then ignored).
 FashionMosaicResult build_fashion_mosaic(const FashionMosaicOptions& options, const FashionMnist& source);
-
-// True when DIR holds the six formatted_*.npy files and dataset.json.
-bool fashion_mosaic_exists(const std::string& dir);
 
 }  // namespace spml::data
