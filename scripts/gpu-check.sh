@@ -2,7 +2,7 @@
 # scripts/gpu-check.sh: the check run ON the GPU machine (one H100, nvcc 13, CMake, ninja, PyTorch; cuDNN only
 # as the pip wheel nvidia-cudnn-cu13; no apt, no network). Needs .deps/ from scripts/pack-gpu-deps.sh carried
 # along. Phases: env (GPU, nvcc, cuDNN), configure build-gpu/ (SPML_CUDA=ON, builtin BLAS), build, test
-# (ctest), train (spml-train on toy shapes, cuda then cpu), bench (build-gpu/bin/spml-bench --device cuda / cpu, when built). Each phase runs under a timeout
+# (ctest), train (spml-train on toy shapes, cuda then cpu), bench (build-gpu/bin/spml-bench --device cuda / cpu, when built, and the dev/kernels studies on the GPU). Each phase runs under a timeout
 # and logs to ${OUT:-gpu-logs}/<phase>.log; a summary table (phase, status, seconds) comes last, also in
 # summary.txt. Exit status: 0 when every phase that ran passed, 1 otherwise. The whole script keeps within
 # SPML_GPU_CHECK_BUDGET seconds (default 285, under the 5 minutes it is given).
@@ -74,7 +74,14 @@ phase_train() {  # a short spml-train run on the GPU and the same on the CPU: bo
 
 phase_bench() {  # phase_bench DEVICE
   echo "+ $BUILD/bin/spml-bench --device $1"
-  "$BUILD/bin/spml-bench" --device "$1"
+  "$BUILD/bin/spml-bench" --device "$1" || return 1
+  # The kernel studies (dev/kernels): every GPU version validated against the float64 reference, then timed.
+  if [[ "$1" == cuda && -x "$BUILD/bin/dev-spml-loss" ]]; then
+    echo "+ $BUILD/bin/dev-spml-loss --reps 20"
+    "$BUILD/bin/dev-spml-loss" --reps 20 || return 1
+    echo "+ $BUILD/bin/dev-adam --tensors 161 --reps 10"
+    "$BUILD/bin/dev-adam" --tensors 161 --reps 10 || return 1
+  fi
 }
 
 if [[ "${1:-}" == --phase ]]; then

@@ -1,97 +1,21 @@
-// CUDA against the CPU oracle: forward and backward of every op, random fills, casts, optimizers and the
-// caching allocator. Every test skips with "no CUDA device" where none is present.
+// CUDA against the CPU oracle beyond single ops (whose forward and backward are the op table's OpTableCudaParity
+// rows, tests/op_table.cpp): deterministic reductions, random fills, casts, optimizers and the caching allocator,
+// and the SPML_REQUIRE_CUDA convention. Every CUDA test skips with "no CUDA device" where none is present.
 #include <gtest/gtest.h>
 
 #include <cctype>
 #include <cstdlib>
-#include <functional>
+#include <memory>
 
-#include "framework/autograd/autograd.h"
 #include "framework/ops/ops.h"
 #include "framework/optim/optimizer.h"
 #include "test_util.h"
 
 namespace spml {
 namespace {
-using Inputs = std::vector<Tensor>;
 const Device kCuda = Device::cuda(0);
 
-// Tolerance for comparing a float32 result with a float64-accumulated CPU one, scaled by the value range.
-double tolerance(DType dtype) {
-  return dtype == DType::Float64 ? 1e-11 : 2e-5;
-}
-
-void expect_parity(const std::function<Tensor(const Inputs&)>& f, const Inputs& host_inputs, double scale = 1.0) {
-  Inputs cpu, gpu;
-  for (const Tensor& t : host_inputs) {
-    cpu.push_back(test::leaf(t.clone()));
-    gpu.push_back(test::leaf(t.to(kCuda)));
-  }
-  const Tensor out_cpu = f(cpu), out_gpu = f(gpu);
-  ASSERT_TRUE(out_gpu.device().is_cuda());
-  const double tol = tolerance(host_inputs[0].dtype()) * scale;
-  EXPECT_LE(max_abs_diff(out_cpu, out_gpu), tol) << "forward";
-  Tensor r = Tensor::empty(out_cpu.shape(), out_cpu.dtype());
-  r.uniform_(-1, 1, 99);
-  out_cpu.backward(r);
-  out_gpu.backward(r.to(kCuda));
-  for (std::size_t i = 0; i < cpu.size(); ++i) {
-    ASSERT_TRUE(gpu[i].grad().defined()) << "input " << i;
-    EXPECT_LE(max_abs_diff(cpu[i].grad(), gpu[i].grad()), tol) << "gradient of input " << i;
-  }
-}
-
-class CudaParity : public ::testing::TestWithParam<DType> {
- protected:
-  void SetUp() override { SPML_SKIP_WITHOUT_CUDA(); }
-  Tensor rnd(const Shape& s, uint64_t seed, double lo = -1, double hi = 1) {
-    return test::random_tensor(s, seed, GetParam(), lo, hi);
-  }
-};
-
-TEST_P(CudaParity, UnaryOps) {
-  const Tensor x = rnd({37, 129}, 1, -3, 3), pos = rnd({37, 129}, 2, 0.1, 3);
-  expect_parity([](const Inputs& v) { return neg(v[0]); }, {x});
-  expect_parity([](const Inputs& v) { return exp(v[0]); }, {x}, 20);
-  expect_parity([](const Inputs& v) { return log(v[0]); }, {pos}, 10);
-  expect_parity([](const Inputs& v) { return sqrt(v[0]); }, {pos});
-  expect_parity([](const Inputs& v) { return pow(v[0], 2.5); }, {pos}, 10);
-  expect_parity([](const Inputs& v) { return relu(v[0]); }, {x});
-  expect_parity([](const Inputs& v) { return sigmoid(v[0]); }, {x});
-  expect_parity([](const Inputs& v) { return tanh(v[0]); }, {x});
-  expect_parity([](const Inputs& v) { return add(v[0], 0.5); }, {x});
-  expect_parity([](const Inputs& v) { return mul(v[0], -2.0); }, {x});
-}
-
-TEST_P(CudaParity, BinaryOpsWithBroadcasting) {
-  const Tensor a = rnd({8, 16, 5, 5}, 3), b = rnd({8, 16, 5, 5}, 4, 0.5, 2);
-  const Tensor channel = rnd({16, 1, 1}, 5, 0.5, 2), row = rnd({5}, 6, 0.5, 2);
-  for (const Tensor& other : {b, channel, row}) {
-    expect_parity([](const Inputs& v) { return add(v[0], v[1]); }, {a, other}, 10);
-    expect_parity([](const Inputs& v) { return sub(v[1], v[0]); }, {a, other}, 10);
-    expect_parity([](const Inputs& v) { return mul(v[0], v[1]); }, {a, other}, 10);
-    expect_parity([](const Inputs& v) { return div(v[0], v[1]); }, {a, other}, 50);
-  }
-}
-
-TEST_P(CudaParity, ReductionsShapesAndLinearAlgebra) {
-  const Tensor x = rnd({6, 300, 7}, 7);
-  expect_parity([](const Inputs& v) { return sum(v[0]); }, {x}, 100);
-  expect_parity([](const Inputs& v) { return mean(v[0]); }, {x});
-  for (int64_t d : {0, 1, 2}) expect_parity([d](const Inputs& v) { return sum(v[0], d); }, {x}, 30);
-  const Tensor big = rnd({1 << 20}, 8);
-  expect_parity([](const Inputs& v) { return sum(v[0]); }, {big}, 3000);
-  const Tensor m = rnd({65, 33}, 9);
-  expect_parity([](const Inputs& v) { return transpose(v[0]); }, {m});
-  expect_parity([](const Inputs& v) { return concat({v[0], v[0].slice(3, 10)}); }, {m});
-  expect_parity([](const Inputs& v) { return v[0].reshape({33, 65}); }, {m});
-  const Tensor idx = Tensor::from_vector<int64_t>({7, 0, 64, 7, 3}, {5});
-  expect_parity([&](const Inputs& v) { return index_rows(v[0], idx); }, {m});
-  const Tensor a = rnd({64, 96}, 10), b = rnd({96, 80}, 11);
-  expect_parity([](const Inputs& v) { return matmul(v[0], v[1]); }, {a, b}, 50);
-  const Tensor x2 = rnd({16, 96}, 12), w = rnd({40, 96}, 13), bias = rnd({40}, 14);
-  expect_parity([](const Inputs& v) { return linear(v[0], v[1], v[2]); }, {x2, w, bias}, 50);
-}
+class CudaParity : public test::CudaDTypeTest {};
 
 TEST_P(CudaParity, ReductionIsDeterministic) {
   const Tensor x = rnd({1 << 21}, 15).to(kCuda);
@@ -148,28 +72,28 @@ TEST_P(CudaParity, OptimizersMatchTheCpu) {
       og->step();
     }
     for (std::size_t i = 0; i < cpu.size(); ++i)
-      EXPECT_LE(max_abs_diff(cpu[i], gpu[i]), tolerance(GetParam()) * 10) << "optimizer " << kind << " tensor " << i;
+      EXPECT_LE(max_abs_diff(cpu[i], gpu[i]), test::parity_tolerance(GetParam()) * 10)
+          << "optimizer " << kind << " tensor " << i;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Dtypes, CudaParity, ::testing::Values(DType::Float32, DType::Float64),
-                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+SPML_INSTANTIATE_FLOAT_DTYPES(CudaParity);
 
 TEST(CudaAllocator, ReusesFreedBlocksAndReportsStats) {
   SPML_SKIP_WITHOUT_CUDA();
-  cuda::synchronize(0);
-  cuda::empty_cache();
-  const auto before = cuda::allocator_stats(0);
+  cuda_runtime::synchronize(0);
+  cuda_runtime::empty_cache();
+  const auto before = cuda_runtime::allocator_stats(0);
   { Tensor t = Tensor::empty({1 << 20}, DType::Float32, kCuda); }
-  const auto after_first = cuda::allocator_stats(0);
+  const auto after_first = cuda_runtime::allocator_stats(0);
   { Tensor t = Tensor::empty({1 << 20}, DType::Float32, kCuda); }
-  const auto after_second = cuda::allocator_stats(0);
+  const auto after_second = cuda_runtime::allocator_stats(0);
   EXPECT_EQ(after_second.cuda_malloc_count, after_first.cuda_malloc_count);  // served from the cache
   EXPECT_GT(after_second.cache_hits, before.cache_hits);
   EXPECT_GE(after_second.peak_allocated_bytes, std::size_t(4) << 20);
   EXPECT_GE(after_second.reserved_bytes, std::size_t(4) << 20);
-  cuda::empty_cache();
-  EXPECT_EQ(cuda::allocator_stats(0).reserved_bytes, cuda::allocator_stats(0).allocated_bytes);
+  cuda_runtime::empty_cache();
+  EXPECT_EQ(cuda_runtime::allocator_stats(0).reserved_bytes, cuda_runtime::allocator_stats(0).allocated_bytes);
   EXPECT_ERROR_CONTAINS(Tensor::empty({int64_t(1) << 50}, DType::Float32, kCuda), "out of memory", "MiB");
 }
 
@@ -177,7 +101,7 @@ TEST(CudaAllocator, ReusesFreedBlocksAndReportsStats) {
 // process on a machine without a GPU (here) and count them. The convention this relies on: every test that needs
 // a GPU has "Cuda" in its suite or test name and calls SPML_SKIP_WITHOUT_CUDA (tests/test_util.h).
 TEST(CudaRequirement, RequireCudaTurnsSkipsIntoFailures) {
-  if (cuda::is_available()) GTEST_SKIP() << "a CUDA device is present (the requirement is met)";
+  if (cuda_runtime::is_available()) GTEST_SKIP() << "a CUDA device is present (the requirement is met)";
   const std::string binary = std::string(SPML_BIN_DIR) + "/spml_tests";
   const std::string filter = " --gtest_filter='*Cuda*:-CudaRequirement.*:*WithoutGpu*:*CudaDeviceWithoutGpu*'";
   const test::CommandResult required = test::run_command("SPML_REQUIRE_CUDA=1 " + binary + filter);

@@ -524,7 +524,7 @@ TEST_F(LoaderTest, CudaBatchesEqualCpuBatches) {
 }
 
 TEST_F(LoaderTest, CudaDeviceWithoutGpuIsRefused) {
-  if (cuda::is_available()) GTEST_SKIP() << "a CUDA device is present";
+  if (cuda_runtime::is_available()) GTEST_SKIP() << "a CUDA device is present";
   const MultiLabelSplit split = make_split(2);
   LoaderOptions o = options(1);
   o.device = Device::cuda();

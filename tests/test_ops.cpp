@@ -119,7 +119,7 @@ TEST(Ops, BadInputErrorsNameTheOpAndShapes) {
   EXPECT_ERROR_CONTAINS(transpose(b), "transpose", "float32[4]");
   EXPECT_ERROR_CONTAINS(Tensor::from_vector<float>({1, 2}, {3}), "from_vector", "[3]");
   EXPECT_ERROR_CONTAINS(Tensor().shape(), "undefined");
-  if (!cuda::is_available()) {
+  if (!cuda_runtime::is_available()) {
     // Mixing devices needs a CUDA tensor; without a device, asking for one is itself the clear error.
     EXPECT_ERROR_CONTAINS(Tensor::zeros({2}, DType::Float32, Device::cuda(0)), "CUDA device 0");
   } else {

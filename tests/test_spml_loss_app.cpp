@@ -188,7 +188,7 @@ TEST_F(SpmlLossApp, BadInputsNameTheInput) {
   expect_app_error("--loss gr --logits " + z + " --labels " + flat, {"--labels", flat, "2-D"});
   expect_app_error("--loss gr --epoch 9 --logits " + z + " --labels " + y, {"epoch 9"});
   expect_app_error("--loss gr --dataset imagenet --logits " + z + " --labels " + y, {"imagenet", "cub"});
-  if (!cuda::is_available()) expect_app_error("--loss gr --device cuda --logits " + z + " --labels " + y, {"--device"});
+  if (!cuda_runtime::is_available()) expect_app_error("--loss gr --device cuda --logits " + z + " --labels " + y, {"--device"});
   const AppResult unknown = run_app("--loss gr --logits " + z + " --labels " + y + " --no-such-flag");
   EXPECT_NE(unknown.exit_code, 0);
   EXPECT_NE(unknown.err.find("--no-such-flag"), std::string::npos) << unknown.err;

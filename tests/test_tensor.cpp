@@ -148,8 +148,8 @@ TEST(Runtime, ThreadPolicyAndBuildInfo) {
 }
 
 TEST(Runtime, CudaRequestWithoutDeviceGivesAClearError) {
-  if (cuda::is_available()) GTEST_SKIP() << "a CUDA device is present";
-  const std::string reason = cuda::unavailable_reason();
+  if (cuda_runtime::is_available()) GTEST_SKIP() << "a CUDA device is present";
+  const std::string reason = cuda_runtime::unavailable_reason();
   EXPECT_FALSE(reason.empty());
   EXPECT_ERROR_CONTAINS(Tensor::zeros({2}, DType::Float32, Device::cuda(0)), "CUDA device 0", reason.c_str());
 }

@@ -66,8 +66,3 @@ void memcpy(void* dst, const void* src, std::size_t bytes, CopyKind kind, int de
 void memset_zero(void* dst, std::size_t bytes, int device);
 
 }  // namespace spml::cuda_runtime
-
-// TEMPORARY-ALIAS (removed once the tests use the new name)
-namespace spml {
-namespace cuda = cuda_runtime;
-}

@@ -15,7 +15,7 @@ namespace spml {
 namespace {
 std::atomic<bool> g_deterministic{false};
 
-// cuDNN may use up to this much workspace per call: generous, as the issue asks for at least 256 MiB.
+// cuDNN may use up to this much workspace per call: generous, so its fastest algorithms stay eligible.
 constexpr std::size_t kCudnnWorkspaceLimit = std::size_t(512) << 20;
 
 void check_nchw(const Tensor& t, const char* op, const char* role) {
