@@ -2,9 +2,11 @@
 # scripts/gpu-check.sh: the check run ON the GPU machine (one H100, nvcc 13, CMake, ninja, PyTorch; cuDNN only
 # as the pip wheel nvidia-cudnn-cu13; no apt, no network). Needs .deps/ from scripts/pack-gpu-deps.sh carried
 # along. Phases: env (GPU, nvcc, cuDNN), configure build-gpu/ (SPML_CUDA=ON, builtin BLAS), build, test
-# (ctest), train (spml-train on toy shapes, cuda then cpu), bench (build-gpu/bin/spml-bench --device cuda / cpu, when built, and the dev/kernels studies on the GPU). Each phase runs under a timeout
-# and logs to ${OUT:-gpu-logs}/<phase>.log; a summary table (phase, status, seconds) comes last, also in
-# summary.txt. Exit status: 0 when every phase that ran passed, 1 otherwise. The whole script keeps within
+# (ctest), train (spml-train on toy shapes, cuda then cpu), bench (build-gpu/bin/spml-bench --device cuda / cpu,
+# when built, and the dev/kernels studies on the GPU). Each phase runs under a timeout and logs to
+# ${OUT:-gpu-logs}/<phase>.log; a summary table (phase, status, seconds) comes last, also in summary.txt. Exit status: 0 when every phase that ran passed, 1 otherwise. Without a GPU, nvcc, cuDNN or
+# CMake >= 3.25 it stops after env with one line "gpu-check: STOP: <what is missing>" (exit 1), unless
+# SPML_GPU_CHECK_BUILD_ANYWAY=1 (a compile rehearsal). The whole script keeps within
 # SPML_GPU_CHECK_BUDGET seconds (default 285, under the 5 minutes it is given).
 # Environment: CUDNN_ROOT (else the wheel's folder), SPML_CUDA_ARCHITECTURES (else native, fallback the GPU's
 # compute capability or 90), SPML_CTEST_JOBS (default nproc/2), OMP_NUM_THREADS for the tests (default 2).
@@ -163,6 +165,11 @@ ENV_LOG="$LOG_DIR/env.log"
 : >"$ENV_LOG"
 t_env="$(now)"
 env_ok=1
+env_reason=""  # the first thing missing, said in the one line the check stops with
+missing() {
+  env_ok=0
+  [[ -n "$env_reason" ]] || env_reason="$1"
+}
 {
   echo "=== gpu-check: env ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -srm), nproc $JOBS, budget ${BUDGET}s)"
   echo "--- nvidia-smi"
@@ -170,7 +177,7 @@ env_ok=1
   compute_cap=""
   if ! command -v nvidia-smi >/dev/null 2>&1; then
     echo "gpu-check: nvidia-smi not found: no NVIDIA driver here"
-    env_ok=0
+    missing "no NVIDIA driver (nvidia-smi not found): no GPU on this machine"
   elif timeout 30 nvidia-smi --query-gpu=index,name,driver_version,memory.total,compute_cap --format=csv; then
     gpu_visible=1
     compute_cap="$(timeout 15 nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n 1 |
@@ -179,7 +186,7 @@ env_ok=1
     gpu_visible=1
   else
     echo "gpu-check: nvidia-smi failed: no GPU visible"
-    env_ok=0
+    missing "nvidia-smi failed: no GPU visible"
   fi
 
   echo "--- nvcc"
@@ -193,12 +200,16 @@ env_ok=1
     "$NVCC" --version | tail -n 3
   else
     echo "gpu-check: nvcc not found (PATH, /usr/local/cuda/bin)"
-    env_ok=0
+    missing "nvcc not found (PATH, /usr/local/cuda/bin)"
   fi
 
   echo "--- cmake / generator"
   cmake --version | head -n 1
   cmake_ver="$(cmake --version | head -n 1 | awk '{ print $3 }')"
+  if ! printf '%s\n3.25\n' "$cmake_ver" | sort -V -C -r; then
+    echo "gpu-check: CMake $cmake_ver is older than the 3.25 the project needs"
+    missing "CMake $cmake_ver < 3.25"
+  fi
   NINJA="$(command -v ninja || true)"
   if [[ -z "$NINJA" ]]; then  # the pip package 'ninja' may hold the only copy
     NINJA="$(timeout 20 python3 -c 'import ninja, os; print(os.path.join(ninja.BIN_DIR, "ninja"))' 2>/dev/null || true)"
@@ -300,7 +311,7 @@ PY
     echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
   else
     echo "gpu-check: cuDNN not found (need include/cudnn.h and lib/libcudnn.so.9 under one folder; set CUDNN_ROOT)"
-    env_ok=0
+    missing "cuDNN not found (set CUDNN_ROOT)"
   fi
 
   echo "--- .deps"
@@ -323,7 +334,17 @@ PY
   export SPML_GC_CUDNN_ROOT="$CUDNN_DIR" SPML_GC_DEPS_PREFIX="$DEPS_PREFIX" LD_LIBRARY_PATH PATH
 } >>"$ENV_LOG" 2>&1
 cat "$ENV_LOG"
-if ((env_ok)); then record env ok "$(since "$t_env")"; else record env "failed (see env.log)" "$(since "$t_env")"; fi
+if ((env_ok)); then
+  record env ok "$(since "$t_env")"
+elif [[ "${SPML_GPU_CHECK_BUILD_ANYWAY:-0}" == 1 ]]; then
+  record env "failed (see env.log)" "$(since "$t_env")"
+  echo "gpu-check: env: $env_reason; going on (SPML_GPU_CHECK_BUILD_ANYWAY=1)"
+else
+  # Nothing after this can pass: stop in one line instead of spending the budget on a build.
+  echo "gpu-check: STOP: $env_reason (env.log has the details; SPML_GPU_CHECK_BUILD_ANYWAY=1 builds anyway)" |
+    tee -a "$ENV_LOG"
+  exit 1
+fi
 
 # --- configure, build, test, bench ---------------------------------------------------------------------
 CONFIGURE_LOG="$LOG_DIR/configure.log"
