@@ -50,6 +50,9 @@ phase_build() {
   # Keep going after an error, so one broken file still leaves the other tests built and runnable.
   local keep_going=(-k)
   [[ -n "${SPML_GC_NINJA}" ]] && keep_going=(-k 0)
+  # The ops area holds the CPU/CUDA parity tests: built first, so they run even when another area fails.
+  echo "+ cmake --build $BUILD -j $JOBS --target spml_tests_ops"
+  cmake --build "$BUILD" -j "$JOBS" --target spml_tests_ops
   echo "+ cmake --build $BUILD -j $JOBS -- ${keep_going[*]}"
   cmake --build "$BUILD" -j "$JOBS" -- "${keep_going[@]}"
 }

@@ -5,7 +5,9 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <sstream>
 
 #include "framework/ops/ops.h"
 #include "framework/optim/optimizer.h"
@@ -97,31 +99,45 @@ TEST(CudaAllocator, ReusesFreedBlocksAndReportsStats) {
   EXPECT_ERROR_CONTAINS(Tensor::empty({int64_t(1) << 50}, DType::Float32, kCuda), "out of memory", "MiB");
 }
 
-// SPML_REQUIRE_CUDA=1 turns every CUDA test that would skip into a failure: run the suite's CUDA tests in a child
-// process on a machine without a GPU (here) and count them. The convention this relies on: every test that needs
-// a GPU has "Cuda" in its suite or test name and calls SPML_SKIP_WITHOUT_CUDA (tests/test_util.h).
+// SPML_REQUIRE_CUDA=1 turns every CUDA test that would skip into a failure: run every test binary's CUDA tests in a
+// child process on a machine without a GPU (here) and count them. The convention this relies on: every test that
+// needs a GPU has "Cuda" in its suite or test name and calls SPML_SKIP_WITHOUT_CUDA (tests/test_util.h).
 TEST(CudaRequirement, RequireCudaTurnsSkipsIntoFailures) {
   if (cuda_runtime::is_available()) GTEST_SKIP() << "a CUDA device is present (the requirement is met)";
-  const std::string binary = std::string(SPML_BIN_DIR) + "/spml_tests";
-  const std::string filter = " --gtest_filter='*Cuda*:-CudaRequirement.*:*WithoutGpu*:*CudaDeviceWithoutGpu*'";
-  const test::CommandResult required = test::run_command("SPML_REQUIRE_CUDA=1 " + binary + filter);
-  EXPECT_NE(required.exit_code, 0) << required.out;
-  EXPECT_NE(required.out.find("SPML_REQUIRE_CUDA=1 but CUDA is unavailable: "), std::string::npos) << required.out;
-  EXPECT_EQ(required.out.find("[  SKIPPED ]"), std::string::npos) << "a CUDA test still skipped";
-  const test::CommandResult plain = test::run_command("SPML_REQUIRE_CUDA=0 " + binary + filter);
-  EXPECT_EQ(plain.exit_code, 0) << plain.out;
-  // The same tests: as many fail when CUDA is required as skip without it (gtest's summary lines).
+  // gtest's summary line "[  SKIPPED ] 21 tests, listed below:" (or FAILED); absent when there were none.
   const auto listed = [](const std::string& text, const std::string& tag) -> long {
     for (std::size_t at = text.find(tag); at != std::string::npos; at = text.find(tag, at + 1)) {
       const std::size_t number = at + tag.size();
       if (number < text.size() && std::isdigit(static_cast<unsigned char>(text[number])))
-        return std::strtol(text.c_str() + number, nullptr, 10);  // "[  SKIPPED ] 21 tests, listed below:"
+        return std::strtol(text.c_str() + number, nullptr, 10);
     }
-    return -1;
+    return 0;
   };
-  const long failed = listed(required.out, "[  FAILED  ] "), skipped = listed(plain.out, "[  SKIPPED ] ");
-  EXPECT_GT(skipped, 20);
-  EXPECT_EQ(failed, skipped) << required.out << plain.out;
+  const std::string filter = " --gtest_filter='*Cuda*:-CudaRequirement.*:*WithoutGpu*:*CudaDeviceWithoutGpu*'";
+  long failed = 0, skipped = 0;
+  std::stringstream binaries(SPML_TEST_BINARIES);
+  for (std::string name; std::getline(binaries, name, ',');) {
+    const std::string binary = std::string(SPML_BIN_DIR) + "/" + name;
+    ASSERT_TRUE(std::ifstream(binary).good()) << binary << " was not built";
+    const test::CommandResult required = test::run_command("SPML_REQUIRE_CUDA=1 " + binary + filter);
+    const test::CommandResult plain = test::run_command("SPML_REQUIRE_CUDA=0 " + binary + filter);
+    EXPECT_EQ(required.out.find("[  SKIPPED ]"), std::string::npos) << name << ": a CUDA test still skipped";
+    EXPECT_EQ(plain.exit_code, 0) << plain.out;
+    const long binary_failed = listed(required.out, "[  FAILED  ] "),
+               binary_skipped = listed(plain.out, "[  SKIPPED ] ");
+    // The same tests: as many fail when CUDA is required as skip without it.
+    EXPECT_EQ(binary_failed, binary_skipped) << name << "\n" << required.out << plain.out;
+    if (binary_failed > 0) {
+      EXPECT_NE(required.exit_code, 0) << required.out;
+      EXPECT_NE(required.out.find("SPML_REQUIRE_CUDA=1 but CUDA is unavailable: "), std::string::npos) << required.out;
+    }
+    std::printf("[cuda-requirement] %s: %ld CUDA tests skip without a GPU, %ld fail under SPML_REQUIRE_CUDA=1\n",
+                name.c_str(), binary_skipped, binary_failed);
+    failed += binary_failed;
+    skipped += binary_skipped;
+  }
+  EXPECT_GT(skipped, 100);
+  EXPECT_EQ(failed, skipped);
   std::printf("[cuda-requirement] %ld CUDA tests skip without a GPU; all %ld fail under SPML_REQUIRE_CUDA=1\n", skipped,
               failed);
 }
