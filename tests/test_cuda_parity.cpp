@@ -1,16 +1,23 @@
 // CUDA against the CPU oracle beyond single ops (whose forward and backward are the op table's OpTableCudaParity
-// rows, tests/op_table.cpp): deterministic reductions, random fills, casts, optimizers and the caching allocator,
-// and the SPML_REQUIRE_CUDA convention. Every CUDA test skips with "no CUDA device" where none is present.
+// rows, tests/op_table.cpp): deterministic reductions, random fills, casts (integer dtypes too), optimizers (Adam over
+// 300 tensors with per-group step counts, SGD's modes), loops and reductions past one grid, a three-step ResNet-18
+// training run, the caching allocator, and the SPML_REQUIRE_CUDA convention. Every CUDA test skips with "no CUDA
+// device" where none is present.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
 
+#include "framework/nn/module.h"
 #include "framework/ops/ops.h"
 #include "framework/optim/optimizer.h"
+#include "losses/spml_loss.h"
+#include "models/resnet.h"
 #include "test_util.h"
 
 namespace spml {
@@ -79,7 +86,187 @@ TEST_P(CudaParity, OptimizersMatchTheCpu) {
   }
 }
 
+// Adam over more tensors than one launch's table holds (ResNet-101 has 314; the CUDA kernel splits the list) and
+// with different step counts per group: the backbone gets no gradient in the first step (frozen), as in
+// linear_init, so its step counts lag the head's by one.
+TEST_P(CudaParity, AdamOverManyTensorsWithStepCountsPerGroup) {
+  std::vector<Tensor> cpu_backbone, gpu_backbone, cpu_head, gpu_head;
+  for (int i = 0; i < 300; ++i) {
+    const Tensor p = rnd({17 + 13 * (i % 7)}, 300 + i);
+    cpu_backbone.push_back(test::leaf(p.clone()));
+    gpu_backbone.push_back(test::leaf(p.to(kCuda)));
+  }
+  for (int i = 0; i < 2; ++i) {
+    const Tensor p = rnd({40 + i}, 700 + i);
+    cpu_head.push_back(test::leaf(p.clone()));
+    gpu_head.push_back(test::leaf(p.to(kCuda)));
+  }
+  optim::Adam cpu_adam({{cpu_backbone, 1e-3, "backbone"}, {cpu_head, 1e-2, "head"}});
+  optim::Adam gpu_adam({{gpu_backbone, 1e-3, "backbone"}, {gpu_head, 1e-2, "head"}});
+  for (int step = 0; step < 3; ++step) {
+    const auto set_grads = [&](std::vector<Tensor>& c, std::vector<Tensor>& g, uint64_t seed) {
+      for (std::size_t i = 0; i < c.size(); ++i) {
+        const Tensor grad = rnd({c[i].numel()}, seed + 1000 * step + i);
+        c[i].set_grad(grad);
+        g[i].set_grad(grad.to(kCuda));
+      }
+    };
+    if (step > 0) set_grads(cpu_backbone, gpu_backbone, 5000);
+    set_grads(cpu_head, gpu_head, 9000);
+    cpu_adam.step();
+    gpu_adam.step();
+  }
+  const double tol = test::parity_tolerance(GetParam()) * 10;
+  for (std::size_t i = 0; i < cpu_backbone.size(); ++i)
+    EXPECT_LE(max_abs_diff(cpu_backbone[i], gpu_backbone[i]), tol) << "backbone tensor " << i;
+  for (std::size_t i = 0; i < cpu_head.size(); ++i)
+    EXPECT_LE(max_abs_diff(cpu_head[i], gpu_head[i]), tol) << "head tensor " << i;
+  EXPECT_EQ(gpu_adam.step_count(0, 299), 2);
+  EXPECT_EQ(gpu_adam.step_count(1, 1), 3);
+}
+
+// SGD's other modes: plain (no momentum buffer), Nesterov, and dampening.
+TEST_P(CudaParity, SgdModesMatchTheCpu) {
+  const auto options = [](int mode) {
+    optim::SgdOptions o;
+    if (mode == 1) {
+      o.momentum = 0.9;
+      o.nesterov = true;
+    } else if (mode == 2) {
+      o.momentum = 0.8;
+      o.dampening = 0.3;
+      o.weight_decay = 1e-3;
+    }
+    return o;
+  };
+  for (int mode = 0; mode < 3; ++mode) {
+    const Tensor p = rnd({3001}, 40 + mode);
+    std::vector<Tensor> c{test::leaf(p.clone())}, g{test::leaf(p.to(kCuda))};
+    optim::SGD cpu_sgd({{c, 0.05, "g"}}, options(mode)), gpu_sgd({{g, 0.05, "g"}}, options(mode));
+    for (int step = 0; step < 3; ++step) {
+      const Tensor grad = rnd({3001}, 60 + 10 * mode + step);
+      c[0].set_grad(grad);
+      g[0].set_grad(grad.to(kCuda));
+      cpu_sgd.step();
+      gpu_sgd.step();
+    }
+    EXPECT_LE(max_abs_diff(c[0], g[0]), test::parity_tolerance(GetParam()) * 10) << "SGD mode " << mode;
+  }
+}
+
+// Element-wise grid-stride loops past their first pass (more elements than kMaxBlocks x kThreads = 2^24),
+// reductions with more than 65,536 outputs, and a loss with more than 65,536 rows.
+TEST_P(CudaParity, LoopsAndReductionsPastOneGrid) {
+  const int64_t n = (int64_t(1) << 24) + 4097;
+  const Tensor a = rnd({n}, 90), b = rnd({n}, 91);
+  const Tensor c = add(mul(a, b), 0.5), g = add(mul(a.to(kCuda), b.to(kCuda)), 0.5);
+  EXPECT_LE(max_abs_diff(c, g), test::parity_tolerance(GetParam()));
+  const Tensor m = rnd({70001, 3}, 92);
+  EXPECT_LE(max_abs_diff(sum(m, 1), sum(m.to(kCuda), 1)), test::parity_tolerance(GetParam()) * 3);
+  EXPECT_LE(max_abs_diff(sum(transpose(m), 0), sum(transpose(m.to(kCuda)), 0)), test::parity_tolerance(GetParam()) * 3);
+  const int64_t rows = 70001, cols = 5;
+  const Tensor z = rnd({rows, cols}, 93, -4, 4);
+  std::vector<double> y(std::size_t(rows * cols), 0.0);
+  for (int64_t r = 0; r < rows; ++r) y[std::size_t(r * cols + r % cols)] = 1.0;
+  const Tensor labels = Tensor::from_vector<double>(y, {rows, cols}).to(GetParam());
+  const losses::LossParams params =
+      losses::make_loss_params(losses::GrSchedule(losses::GrSettings{}, 8, 0).at(3), 1.5, 0.2, cols);
+  Tensor zc = test::leaf(z.clone()), zg = test::leaf(z.to(kCuda));
+  const Tensor lc = losses::spml_loss(losses::LossKind::GR, zc, labels, params);
+  const Tensor lg = losses::spml_loss(losses::LossKind::GR, zg, labels.to(kCuda), params);
+  EXPECT_LE(std::abs(lc.item() - lg.item()), test::parity_tolerance(GetParam()));
+  lc.backward();
+  lg.backward();
+  EXPECT_LE(max_abs_diff(zc.grad(), zg.grad()), test::parity_tolerance(GetParam()));
+}
+
 SPML_INSTANTIATE_FLOAT_DTYPES(CudaParity);
+
+// Fills and casts of the integer dtypes (fill<int64> sets num_batches_tracked; uint8 holds decoded pixels).
+TEST(CudaIntegerParity, FillsAndCastsOfIntegerDtypes) {
+  SPML_SKIP_WITHOUT_CUDA();
+  for (DType dtype : {DType::UInt8, DType::Int32, DType::Int64}) {
+    Tensor c = Tensor::empty({70001}, dtype), g = Tensor::empty({70001}, dtype, kCuda);
+    c.fill_(7);
+    g.fill_(7);
+    EXPECT_EQ(max_abs_diff(c.to(DType::Float64), g.to(kCuda).to(Device::cpu()).to(DType::Float64)), 0.0)
+        << dtype_name(dtype);
+    const Tensor values = test::random_tensor({70001}, 95, DType::Float64, 0, 200);
+    for (DType to : {DType::Float32, DType::Float64, DType::Int64}) {
+      const Tensor cc = values.to(dtype).to(to), gc = values.to(kCuda).to(dtype).to(to);
+      EXPECT_EQ(max_abs_diff(cc.to(DType::Float64), gc.to(Device::cpu()).to(DType::Float64)), 0.0)
+          << dtype_name(dtype) << " -> " << dtype_name(to);
+    }
+  }
+}
+
+// ||a - b|| / ||a|| over all elements (any devices and dtypes).
+double relative_l2(const Tensor& a, const Tensor& b) {
+  const std::vector<double> x = a.to(Device::cpu()).to(DType::Float64).to_vector<double>();
+  const std::vector<double> y = b.to(Device::cpu()).to(DType::Float64).to_vector<double>();
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    diff += (x[i] - y[i]) * (x[i] - y[i]);
+    norm += x[i] * x[i];
+  }
+  return std::sqrt(diff) / std::max(std::sqrt(norm), 1e-30);
+}
+
+// A whole small training step three times: ResNet-18 (width 16), 64 px, batch 4, GR loss, Adam with a backbone
+// and a head group, from the same init on both devices. The first step's logits and gradients agree element by
+// element; after that Adam's update (about +-lr for any gradient, however small) can flip for gradients near 0, so
+// later steps, the weights and the BatchNorm running statistics are compared by relative L2 norm, which a wrong
+// kernel misses by orders of magnitude.
+TEST(CudaEndToEnd, ResNet18ThreeTrainingStepsMatchTheCpu) {
+  SPML_SKIP_WITHOUT_CUDA();
+  models::ResNetConfig rc;
+  rc.arch = "resnet18";
+  rc.width = 16;
+  rc.num_classes = 6;
+  rc.seed = 3;
+  models::ResNet cpu_net(rc), gpu_net(rc);
+  gpu_net.to(kCuda);
+  optim::Adam cpu_adam({{cpu_net.backbone_parameters(), 1e-3, "backbone"}, {cpu_net.head_parameters(), 1e-2, "head"}});
+  optim::Adam gpu_adam({{gpu_net.backbone_parameters(), 1e-3, "backbone"}, {gpu_net.head_parameters(), 1e-2, "head"}});
+  std::vector<double> y(4 * 6, 0.0);
+  for (int r = 0; r < 4; ++r) y[std::size_t(r * 6 + r)] = 1.0;
+  const Tensor labels = Tensor::from_vector<double>(y, {4, 6}).to(DType::Float32);
+  const losses::LossParams params =
+      losses::make_loss_params(losses::GrSchedule(losses::GrSettings{}, 8, 0).at(2), 1.5, 0.2, 6);
+  for (int step = 0; step < 3; ++step) {
+    const Tensor images = test::random_tensor({4, 3, 64, 64}, 500 + step, DType::Float32, -2, 2);
+    cpu_adam.zero_grad();
+    gpu_adam.zero_grad();
+    const Tensor zc = cpu_net.forward(images), zg = gpu_net.forward(images.to(kCuda));
+    if (step == 0)
+      EXPECT_LE(max_abs_diff(zc, zg), 1e-3) << "logits, step 0";
+    else
+      EXPECT_LE(relative_l2(zc, zg), 1e-2) << "logits, step " << step;
+    losses::spml_loss(losses::LossKind::GR, zc, labels, params).backward();
+    losses::spml_loss(losses::LossKind::GR, zg, labels.to(kCuda), params).backward();
+    const nn::NamedTensors pc = cpu_net.named_parameters(), pg = gpu_net.named_parameters();
+    ASSERT_EQ(pc.size(), pg.size());
+    for (std::size_t i = 0; i < pc.size(); ++i) {
+      const Tensor& gc = pc[i].second.grad();
+      ASSERT_TRUE(pg[i].second.grad().defined()) << pg[i].first;
+      if (step == 0) {
+        const double scale = std::max(1.0, max_abs_diff(gc, Tensor::zeros_like(gc)));
+        EXPECT_LE(max_abs_diff(gc, pg[i].second.grad()), 2e-3 * scale) << "gradient of " << pc[i].first;
+      } else {
+        EXPECT_LE(relative_l2(gc, pg[i].second.grad()), 2e-2) << "gradient of " << pc[i].first << ", step " << step;
+      }
+    }
+    cpu_adam.step();
+    gpu_adam.step();
+  }
+  const nn::NamedTensors bc = cpu_net.named_buffers(), bg = gpu_net.named_buffers();
+  ASSERT_EQ(bc.size(), bg.size());
+  for (std::size_t i = 0; i < bc.size(); ++i) EXPECT_LE(relative_l2(bc[i].second, bg[i].second), 1e-3) << bc[i].first;
+  const nn::NamedTensors pc = cpu_net.named_parameters(), pg = gpu_net.named_parameters();
+  for (std::size_t i = 0; i < pc.size(); ++i)
+    EXPECT_LE(relative_l2(pc[i].second, pg[i].second), 1e-3) << "weights of " << pc[i].first;
+  EXPECT_EQ(gpu_adam.step_count(1, 0), 3);
+}
 
 TEST(CudaAllocator, ReusesFreedBlocksAndReportsStats) {
   SPML_SKIP_WITHOUT_CUDA();
