@@ -20,7 +20,7 @@ namespace spml::apps {
 namespace {
 
 std::string default_script() {
-  std::string file = __FILE__;  // <source>/framework/data/loader_bench.cpp
+  std::string file = __FILE__;  // <source>/apps/support/loader_bench.cpp
   for (int up = 0; up < 3; ++up) {
     const std::size_t slash = file.find_last_of('/');
     if (slash == std::string::npos) return "scripts/bench_pil_pipeline.py";
