@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/format.sh: formats the project's C++/CUDA sources (*.h *.cpp *.cu *.cuh under framework kernels models
-# losses training apps tests; never third_party or build*) with clang-format and the repo's .clang-format.
+# losses training apps tests dev; never third_party or build*) with clang-format and the repo's .clang-format.
 #   scripts/format.sh           rewrite the files in place
 #   scripts/format.sh --check   change nothing; list the files that would change and exit 1 if there are any
 # CLANG_FORMAT picks the binary (default clang-format).
@@ -23,7 +23,7 @@ if ! command -v "$CLANG_FORMAT" >/dev/null 2>&1; then
 fi
 
 dirs=()
-for d in framework kernels models losses training apps tests; do
+for d in framework kernels models losses training apps tests dev; do
   [[ -d "$d" ]] && dirs+=("$d")
 done
 if ((${#dirs[@]} == 0)); then

@@ -200,18 +200,6 @@ TEST(CudaIntegerParity, FillsAndCastsOfIntegerDtypes) {
   }
 }
 
-// ||a - b|| / ||a|| over all elements (any devices and dtypes).
-double relative_l2(const Tensor& a, const Tensor& b) {
-  const std::vector<double> x = a.to(Device::cpu()).to(DType::Float64).to_vector<double>();
-  const std::vector<double> y = b.to(Device::cpu()).to(DType::Float64).to_vector<double>();
-  double diff = 0, norm = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    diff += (x[i] - y[i]) * (x[i] - y[i]);
-    norm += x[i] * x[i];
-  }
-  return std::sqrt(diff) / std::max(std::sqrt(norm), 1e-30);
-}
-
 // A whole small training step three times: ResNet-18 (width 16), 64 px, batch 4, GR loss, Adam with a backbone
 // and a head group, from the same init on both devices. The first step's logits and gradients agree element by
 // element; after that Adam's update (about +-lr for any gradient, however small) can flip for gradients near 0, so
@@ -241,7 +229,7 @@ TEST(CudaEndToEnd, ResNet18ThreeTrainingStepsMatchTheCpu) {
     if (step == 0)
       EXPECT_LE(max_abs_diff(zc, zg), 1e-3) << "logits, step 0";
     else
-      EXPECT_LE(relative_l2(zc, zg), 1e-2) << "logits, step " << step;
+      EXPECT_LE(test::relative_l2(zg, zc), 1e-2) << "logits, step " << step;
     losses::spml_loss(losses::LossKind::GR, zc, labels, params).backward();
     losses::spml_loss(losses::LossKind::GR, zg, labels.to(kCuda), params).backward();
     const nn::NamedTensors pc = cpu_net.named_parameters(), pg = gpu_net.named_parameters();
@@ -253,7 +241,8 @@ TEST(CudaEndToEnd, ResNet18ThreeTrainingStepsMatchTheCpu) {
         const double scale = std::max(1.0, max_abs_diff(gc, Tensor::zeros_like(gc)));
         EXPECT_LE(max_abs_diff(gc, pg[i].second.grad()), 2e-3 * scale) << "gradient of " << pc[i].first;
       } else {
-        EXPECT_LE(relative_l2(gc, pg[i].second.grad()), 2e-2) << "gradient of " << pc[i].first << ", step " << step;
+        EXPECT_LE(test::relative_l2(pg[i].second.grad(), gc), 2e-2)
+            << "gradient of " << pc[i].first << ", step " << step;
       }
     }
     cpu_adam.step();
@@ -261,10 +250,11 @@ TEST(CudaEndToEnd, ResNet18ThreeTrainingStepsMatchTheCpu) {
   }
   const nn::NamedTensors bc = cpu_net.named_buffers(), bg = gpu_net.named_buffers();
   ASSERT_EQ(bc.size(), bg.size());
-  for (std::size_t i = 0; i < bc.size(); ++i) EXPECT_LE(relative_l2(bc[i].second, bg[i].second), 1e-3) << bc[i].first;
+  for (std::size_t i = 0; i < bc.size(); ++i)
+    EXPECT_LE(test::relative_l2(bg[i].second, bc[i].second), 1e-3) << bc[i].first;
   const nn::NamedTensors pc = cpu_net.named_parameters(), pg = gpu_net.named_parameters();
   for (std::size_t i = 0; i < pc.size(); ++i)
-    EXPECT_LE(relative_l2(pc[i].second, pg[i].second), 1e-3) << "weights of " << pc[i].first;
+    EXPECT_LE(test::relative_l2(pg[i].second, pc[i].second), 1e-3) << "weights of " << pc[i].first;
   EXPECT_EQ(gpu_adam.step_count(1, 0), 3);
 }
 

@@ -1,6 +1,7 @@
 // Tests of NumPy's legacy RandomState (framework/data/random_state.h), the SPML split and observed labels, the
-// pre-formatted layout (framework/data/preformatted.h) and the VOC/COCO/CUB builders (framework/data/builders/public_datasets.h).
-// Expected values come from NumPy 1.24 (scripts/make_random_state_golden.py), pasted here as constants.
+// pre-formatted layout (framework/data/preformatted.h) and the VOC/COCO/CUB builders
+// (framework/data/builders/public_datasets.h). Expected values come from NumPy 1.24
+// (scripts/make_random_state_golden.py), pasted here as constants.
 #include <gtest/gtest.h>
 #include <unistd.h>
 

@@ -1,7 +1,7 @@
-// Tests of IDX reading (framework/data/builders/idx.h), PNG/JPEG writing (framework/image/image_write.h), Fashion-Mosaic
-// (framework/data/builders/fashion_mosaic.h) and Toy Shapes (framework/data/builders/toy_shapes.h). Known Fashion-MNIST values were
-// read offline with Python's gzip module and pasted as constants; the Fashion-Mosaic tests skip when the Debian
-// package dataset-fashion-mnist is not installed.
+// Tests of IDX reading (framework/data/builders/idx.h), PNG/JPEG writing (framework/image/image_write.h),
+// Fashion-Mosaic (framework/data/builders/fashion_mosaic.h) and Toy Shapes (framework/data/builders/toy_shapes.h).
+// Known Fashion-MNIST values were read offline with Python's gzip module and pasted as constants; the Fashion-Mosaic
+// tests skip when the Debian package dataset-fashion-mnist is not installed.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -18,8 +18,8 @@
 
 #include "framework/data/builders/fashion_mosaic.h"
 #include "framework/data/builders/idx.h"
-#include "framework/data/preformatted.h"
 #include "framework/data/builders/toy_shapes.h"
+#include "framework/data/preformatted.h"
 #include "framework/image/image.h"
 #include "framework/image/image_write.h"
 #include "framework/io/file.h"

@@ -91,11 +91,6 @@ void check_resnet(const std::string& file, const std::string& arch) {
 // reference's float32 run is checked against a coarse bound, and oneDNN against float32's own noise level: no
 // tensor may be more than 4x further from float64 than the reference's same tensor, or 2x the reference's worst
 // error over the whole net when that is larger (a tensor where the reference happened to round luckily).
-double relative_error(const Tensor& got, const Tensor& want) {
-  const double scale = max_abs_diff(want, Tensor::zeros(want.shape(), want.dtype()));
-  return max_abs_diff(got.to(DType::Float64), want) / std::max(scale, 1e-30);
-}
-
 // Every compared tensor of one float32 training-mode forward/backward: logits, gradients, running statistics.
 std::map<std::string, Tensor> run_float32(const std::map<std::string, Tensor>& g, const std::string& arch,
                                           kernels::onednn::CpuKernels which) {
@@ -126,10 +121,10 @@ void check_resnet_float32(const std::string& file, const std::string& arch, doub
   double worst_ref = 0, worst_dnn = 0;
   for (const auto& [name, ref] : reference) {
     ASSERT_TRUE(ref.defined()) << name;
-    worst_ref = std::max(worst_ref, relative_error(ref, g.at(name)));
+    worst_ref = std::max(worst_ref, test::relative_error(ref, g.at(name)));
   }
   for (const auto& [name, ref] : reference) {
-    const double e_ref = relative_error(ref, g.at(name)), e_dnn = relative_error(dnn.at(name), g.at(name));
+    const double e_ref = test::relative_error(ref, g.at(name)), e_dnn = test::relative_error(dnn.at(name), g.at(name));
     EXPECT_LE(e_ref, reference_bound) << arch << " " << name << " (reference kernels, float32)";
     EXPECT_LE(e_dnn, std::max(4 * e_ref, 2 * worst_ref))
         << arch << " " << name << " (oneDNN; reference's error " << e_ref << ", worst " << worst_ref << ")";

@@ -27,17 +27,11 @@ class KernelsGuard {
   CpuKernels saved_;
 };
 
-// max |got - want| / max |want|: float32 error relative to the scale of the values.
-double relative_error(const Tensor& got, const Tensor& want) {
-  const double scale = max_abs_diff(want, Tensor::zeros(want.shape(), want.dtype()));
-  return max_abs_diff(got, want) / std::max(scale, 1e-30);
-}
-
-#define EXPECT_RELATIVE(got, want, tol, what)                                   \
-  do {                                                                          \
-    ASSERT_TRUE((got).defined()) << (what) << ": undefined";                    \
-    ASSERT_EQ((got).shape(), (want).shape()) << (what);                         \
-    EXPECT_LE(relative_error((got), (want)), (tol)) << (what) << " (relative)"; \
+#define EXPECT_RELATIVE(got, want, tol, what)                                         \
+  do {                                                                                \
+    ASSERT_TRUE((got).defined()) << (what) << ": undefined";                          \
+    ASSERT_EQ((got).shape(), (want).shape()) << (what);                               \
+    EXPECT_LE(test::relative_error((got), (want)), (tol)) << (what) << " (relative)"; \
   } while (0)
 
 class OneDnnParity : public ::testing::Test {

@@ -15,9 +15,9 @@
 #include "framework/io/npy_tensor.h"
 #include "framework/ops/ops.h"
 #include "losses/composed_losses.h"
-#include "training/dataset_settings.h"
 #include "losses/spml_loss.h"
 #include "test_util.h"
+#include "training/dataset_settings.h"
 
 namespace spml {
 namespace {
@@ -83,7 +83,8 @@ class SpmlLossApp : public ::testing::Test {
 };
 
 TEST_F(SpmlLossApp, GrAtHalfMatchesTheMethodDocAndWritesTheGradient) {
-  // docs/method.md section 12: one positive per row, p = 0.5 everywhere, C = 20, epoch 1 of the defaults: loss 0.531152.
+  // docs/method.md section 12: one positive per row, p = 0.5 everywhere, C = 20, epoch 1 of the defaults: loss
+  // 0.531152.
   const std::string z = write_input("z", Tensor::zeros({4, 20}, DType::Float64));
   const std::string y = write_input("y", one_positive_per_row(4, 20, DType::Float64));
   const std::string grad = temp_path("grad.npy");
@@ -188,7 +189,8 @@ TEST_F(SpmlLossApp, BadInputsNameTheInput) {
   expect_app_error("--loss gr --logits " + z + " --labels " + flat, {"--labels", flat, "2-D"});
   expect_app_error("--loss gr --epoch 9 --logits " + z + " --labels " + y, {"epoch 9"});
   expect_app_error("--loss gr --dataset imagenet --logits " + z + " --labels " + y, {"imagenet", "cub"});
-  if (!cuda_runtime::is_available()) expect_app_error("--loss gr --device cuda --logits " + z + " --labels " + y, {"--device"});
+  if (!cuda_runtime::is_available())
+    expect_app_error("--loss gr --device cuda --logits " + z + " --labels " + y, {"--device"});
   const AppResult unknown = run_app("--loss gr --logits " + z + " --labels " + y + " --no-such-flag");
   EXPECT_NE(unknown.exit_code, 0);
   EXPECT_NE(unknown.err.find("--no-such-flag"), std::string::npos) << unknown.err;

@@ -14,8 +14,8 @@
 
 #include "framework/autograd/autograd.h"
 #include "framework/core/runtime.h"
-#include "framework/data/preformatted.h"
 #include "framework/data/builders/toy_shapes.h"
+#include "framework/data/preformatted.h"
 #include "framework/io/file.h"
 #include "framework/io/safetensors.h"
 #include "framework/io/sha256.h"

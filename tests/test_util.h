@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -34,6 +35,25 @@ inline Tensor random_tensor(const Shape& shape, uint64_t seed, DType dtype = DTy
   Tensor t = Tensor::empty(shape, dtype);
   t.uniform_(lo, hi, seed);
   return t;
+}
+
+// max |got - want| / max |want|: an error relative to the scale of the values (float32 against float64, fast
+// kernels against the reference).
+inline double relative_error(const Tensor& got, const Tensor& want) {
+  return max_abs_diff(got, want) / std::max(max_abs_diff(want, Tensor::zeros_like(want)), 1e-30);
+}
+
+// ||got - want|| / ||want|| over all elements: robust to a few elements that may legitimately differ (e.g. Adam's
+// +-lr step flipping for gradients near zero), where one wrong kernel still misses by orders of magnitude.
+inline double relative_l2(const Tensor& got, const Tensor& want) {
+  const std::vector<double> x = got.to(Device::cpu()).to(DType::Float64).to_vector<double>();
+  const std::vector<double> y = want.to(Device::cpu()).to(DType::Float64).to_vector<double>();
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    diff += (x[i] - y[i]) * (x[i] - y[i]);
+    norm += y[i] * y[i];
+  }
+  return std::sqrt(diff) / std::max(std::sqrt(norm), 1e-30);
 }
 
 inline Tensor leaf(Tensor t) {

@@ -85,10 +85,6 @@ json fresh_run_record(const TrainConfig& config, const RunStartFacts& facts) {
 
 }  // namespace
 
-std::string epoch_record_to_json(const EpochRecord& record) {
-  return record_json(record).dump();
-}
-
 std::string run_position_to_json(const RunPosition& p, const TrainConfig& config) {
   json history = json::array();
   for (const EpochRecord& r : p.history) history.push_back(record_json(r));
@@ -183,7 +179,7 @@ void RunFolder::write_epoch_files(const std::vector<EpochRecord>& history, const
   csv.precision(10);
   for (const EpochRecord& r : history) {
     csv << r.epoch << ',' << r.train_loss << ',' << r.val_map << ',' << r.seconds << ',' << r.images_per_s << '\n';
-    jsonl << epoch_record_to_json(r) << '\n';
+    jsonl << record_json(r).dump() << '\n';
   }
   io::write_file_atomic(path("metrics.csv"), csv.str());
   io::write_file_atomic(path("metrics.jsonl"), jsonl.str());

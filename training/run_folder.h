@@ -56,7 +56,6 @@ class RunFolder {
   RunFolder(std::string dir, bool resume);
 
   const std::string& dir() const { return dir_; }
-  bool resumed() const { return resume_; }
   std::string path(const std::string& name) const;  // RUNDIR/name
   std::string checkpoint_path() const { return path("last.ckpt"); }
   std::string best_weights_path() const { return path("best.safetensors"); }
@@ -83,8 +82,7 @@ class RunFolder {
   bool resume_;
 };
 
-// The JSON forms of an epoch record and a position (metrics.jsonl rows and last.ckpt's metadata).
-std::string epoch_record_to_json(const EpochRecord& record);
+// The JSON form of a position (last.ckpt's metadata).
 std::string run_position_to_json(const RunPosition& position, const TrainConfig& config);
 // `source` names the file in errors.
 RunPosition run_position_from_json(const std::string& text, const std::string& source);

@@ -52,7 +52,6 @@ class TrainingRun {
   const RunPosition& position() const { return position_; }
   const RunFolder& folder() const { return folder_; }
   const data::MultiLabelDataset& dataset() const { return dataset_; }
-  TrainingStep& step() { return *step_; }
 
  private:
   void log(const std::string& line) const { log_(line); }

@@ -54,59 +54,35 @@ inline cudaStream_t stream_of(const Tensor& t) {
   SPML_ON_DEVICE(device, ::spml::kernels::cpu::kernel(__VA_ARGS__), \
                  ::spml::kernels::cuda::kernel(__VA_ARGS__, ::spml::detail::stream_of(device)))
 
+// One case of the dtype switches below: the body with scalar_t bound to `type`.
+#define SPML_DTYPE_CASE(enum_value, type, ...) \
+  case ::spml::DType::enum_value: {            \
+    using scalar_t = type;                     \
+    __VA_ARGS__;                               \
+    break;                                     \
+  }
+
 // Binds scalar_t to float/double for floating dtypes; other dtypes throw naming the op.
 #define SPML_DISPATCH_FLOATING(dtype, op_name, ...)                                                     \
   do {                                                                                                  \
     switch (dtype) {                                                                                    \
-      case ::spml::DType::Float32: {                                                                    \
-        using scalar_t = float;                                                                         \
-        __VA_ARGS__;                                                                                    \
-        break;                                                                                          \
-      }                                                                                                 \
-      case ::spml::DType::Float64: {                                                                    \
-        using scalar_t = double;                                                                        \
-        __VA_ARGS__;                                                                                    \
-        break;                                                                                          \
-      }                                                                                                 \
+      SPML_DTYPE_CASE(Float32, float, __VA_ARGS__)                                                      \
+      SPML_DTYPE_CASE(Float64, double, __VA_ARGS__)                                                     \
       default:                                                                                          \
         SPML_FAIL(op_name, ": dtype ", ::spml::dtype_name(dtype), " not supported (float32, float64)"); \
     }                                                                                                   \
   } while (0)
 
-// Binds scalar_t for every dtype with arithmetic kernels (floating and integer types).
+// Binds scalar_t for every dtype with arithmetic kernels (floating and integer types; bool as uint8).
 #define SPML_DISPATCH_ALL(dtype, op_name, ...)                                       \
   do {                                                                               \
     switch (dtype) {                                                                 \
-      case ::spml::DType::Float32: {                                                 \
-        using scalar_t = float;                                                      \
-        __VA_ARGS__;                                                                 \
-        break;                                                                       \
-      }                                                                              \
-      case ::spml::DType::Float64: {                                                 \
-        using scalar_t = double;                                                     \
-        __VA_ARGS__;                                                                 \
-        break;                                                                       \
-      }                                                                              \
-      case ::spml::DType::UInt8: {                                                   \
-        using scalar_t = uint8_t;                                                    \
-        __VA_ARGS__;                                                                 \
-        break;                                                                       \
-      }                                                                              \
-      case ::spml::DType::Bool: {                                                    \
-        using scalar_t = uint8_t;                                                    \
-        __VA_ARGS__;                                                                 \
-        break;                                                                       \
-      }                                                                              \
-      case ::spml::DType::Int32: {                                                   \
-        using scalar_t = int32_t;                                                    \
-        __VA_ARGS__;                                                                 \
-        break;                                                                       \
-      }                                                                              \
-      case ::spml::DType::Int64: {                                                   \
-        using scalar_t = int64_t;                                                    \
-        __VA_ARGS__;                                                                 \
-        break;                                                                       \
-      }                                                                              \
+      SPML_DTYPE_CASE(Float32, float, __VA_ARGS__)                                   \
+      SPML_DTYPE_CASE(Float64, double, __VA_ARGS__)                                  \
+      SPML_DTYPE_CASE(UInt8, uint8_t, __VA_ARGS__)                                   \
+      SPML_DTYPE_CASE(Bool, uint8_t, __VA_ARGS__)                                    \
+      SPML_DTYPE_CASE(Int32, int32_t, __VA_ARGS__)                                   \
+      SPML_DTYPE_CASE(Int64, int64_t, __VA_ARGS__)                                   \
       default:                                                                       \
         SPML_FAIL(op_name, ": dtype ", ::spml::dtype_name(dtype), " not supported"); \
     }                                                                                \

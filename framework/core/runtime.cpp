@@ -75,7 +75,9 @@ std::string build_info_string() {
   const BuildInfo info = build_info();
   std::string s = "spml " + info.version + ", CUDA ";
   s += info.cuda ? "on (archs " + info.cuda_architectures + ", " +
-                       (cuda_runtime::is_available() ? "device " + cuda_runtime::device_name(0) : cuda_runtime::unavailable_reason()) + ")"
+                       (cuda_runtime::is_available() ? "device " + cuda_runtime::device_name(0)
+                                                     : cuda_runtime::unavailable_reason()) +
+                       ")"
                  : "off";
   s += ", GEMM " + info.gemm + ", CPU kernels " + cpu_kernels_description() + ", " + std::to_string(num_threads()) +
        " threads";

@@ -296,7 +296,8 @@ DataLoader::DataLoader(const MultiLabelSplit& split, std::string image_root, Loa
     SPML_CUDA_CHECK(cudaEventCreateWithFlags(&d.compute_ready, cudaEventDisableTiming));
     for (Impl::Slot& s : d.slots) {
       SPML_CUDA_CHECK(cudaEventCreateWithFlags(&s.copy_done, cudaEventDisableTiming));
-      s.pinned = static_cast<float*>(cuda_runtime::pinned_allocate(std::size_t(d.slot_capacity_floats()) * sizeof(float)));
+      s.pinned =
+          static_cast<float*>(cuda_runtime::pinned_allocate(std::size_t(d.slot_capacity_floats()) * sizeof(float)));
     }
     SPML_CUDA_CHECK(cudaSetDevice(previous));
   }

@@ -1,6 +1,7 @@
-// Multi-threaded, deterministic image data loader for MultiLabelSplit (docs/method.md section 7; docs/design.md section 11): decode -> resize to
-// S x S (Pillow bilinear, aspect ratio ignored) -> optional random horizontal flip -> ImageNet normalisation, batched
-// in order on worker threads, in pinned host memory and copied asynchronously when the device is CUDA.
+// Multi-threaded, deterministic image data loader for MultiLabelSplit (docs/method.md section 7; docs/design.md section
+// 11): decode -> resize to S x S (Pillow bilinear, aspect ratio ignored) -> optional random horizontal flip -> ImageNet
+// normalisation, batched in order on worker threads, in pinned host memory and copied asynchronously when the device is
+// CUDA.
 #pragma once
 
 #include <cstdint>
@@ -62,8 +63,8 @@ struct LoaderStats {
 // epoch's permutation) although workers decode images in parallel. Destroying the loader mid-epoch or after an
 // error stops and joins every worker. Not thread-safe: one consumer thread calls start_epoch/next/stats.
 // CUDA device: each batch is assembled in pinned host memory (cuda_runtime::pinned_allocate), copied with
-// cudaMemcpyAsync on the loader's own copy stream, and the framework's compute stream (cuda_runtime::stream) waits for the
-// copy with an event; the copy itself waits (on the GPU, not the host) for work queued on the compute stream before
+// cudaMemcpyAsync on the loader's own copy stream, and the framework's compute stream (cuda_runtime::stream) waits for
+// the copy with an event; the copy itself waits (on the GPU, not the host) for work queued on the compute stream before
 // the batch's device tensors were allocated, because the caching allocator hands out blocks in that stream's order.
 class DataLoader {
  public:
