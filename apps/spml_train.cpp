@@ -1,10 +1,12 @@
 // spml-train: trains a ResNet with an SPML loss on a pre-formatted data set (docs/method.md section 7) into a run
-// folder; Ctrl-C writes a resumable checkpoint, --resume continues it. The protocol lives in training/trainer.h.
+// folder; Ctrl-C writes a resumable checkpoint, --resume continues it (also after a crash: docs/reliability.md).
+// The protocol lives in training/trainer.h.
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "framework/core/fault_injection.h"
 #include "framework/core/runtime.h"
 #include "losses/spml_loss.h"
 #include "training/trainer.h"
@@ -74,6 +76,11 @@ int main(int argc, char** argv) {
   bind("--cpu-kernels", &TrainConfig::cpu_kernels,
        "float32 CPU kernels: onednn or reference (default: " + spml::default_cpu_kernels_name() + ")");
   bind("--max-train", &TrainConfig::max_train, "keep the first N train rows (after the 80/20 split); 0: all");
+  bind("--on-bad-image", &TrainConfig::on_bad_image,
+       "a training image that cannot be read: fail (stop, naming it) or skip (drop it, counted in run.json); "
+       "val/test images always fail");
+  bind("--on-nonfinite", &TrainConfig::on_nonfinite,
+       "a NaN/Inf loss or logits: stop (naming epoch, step, loss and batch) or skip (no update, counted)");
   auto* deterministic = app.add_flag("--deterministic", flags.deterministic,
                                      "deterministic cuDNN convolution algorithms (CPU runs are always deterministic)");
   auto* no_flip = app.add_flag("--no-flip", flags.no_flip, "train without the random horizontal flip");
@@ -82,7 +89,9 @@ int main(int argc, char** argv) {
   std::string config_file;
   bool resume = false;
   app.add_option("--config", config_file, "read the settings from a config.json (flags given too override it)");
-  app.add_flag("--resume", resume, "continue RUNDIR from last.ckpt with RUNDIR/config.json (only --epochs may grow)");
+  app.add_flag("--resume", resume,
+               "continue RUNDIR from last.ckpt with RUNDIR/config.json (only --epochs may grow; --threads, "
+               "--workers, --device, --cpu-kernels, --on-bad-image, --on-nonfinite may change)");
   std::string footer = "Defaults per --dataset (training/dataset_settings.h; flags override them):";
   for (const auto& d : spml::training::all_dataset_settings())
     footer += "\n  " + d.dataset + ": " + d.arch + ", " + std::to_string(d.epochs) + " epochs, batch " +
@@ -90,9 +99,13 @@ int main(int argc, char** argv) {
               std::to_string(d.image_size) + " px, " + std::to_string(d.num_classes) + " classes";
   app.footer(footer);
   CLI11_PARSE(app, argc, argv);
+  // A file over RLIMIT_FSIZE then fails its write() with EFBIG, which io::write_file_atomic reports naming the
+  // file, instead of the signal killing the process mid-write.
+  std::signal(SIGXFSZ, SIG_IGN);
 
   try {
     using namespace spml;
+    fault::enabled();  // a malformed SPML_FAULT fails here, before any work
     std::vector<std::string> given;
     for (const BoundFlag& f : bound)
       if (f.option->count() > 0) given.push_back(f.key);

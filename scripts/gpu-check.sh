@@ -2,12 +2,15 @@
 # scripts/gpu-check.sh: the check run ON the GPU machine (one H100, nvcc 13, CMake, ninja, PyTorch; cuDNN only
 # as the pip wheel nvidia-cudnn-cu13; no apt, no network). Needs .deps/ from scripts/pack-gpu-deps.sh carried
 # along. Phases: env (GPU, nvcc, cuDNN), configure build-gpu/ (SPML_CUDA=ON, builtin BLAS), build, test
-# (ctest), train (spml-train on toy shapes, cuda then cpu), bench (build-gpu/bin/spml-bench --device cuda / cpu,
-# when built, and the dev/kernels studies on the GPU). Each phase runs under a timeout and logs to
-# ${OUT:-gpu-logs}/<phase>.log; a summary table (phase, status, seconds) comes last, also in summary.txt. Exit status: 0 when every phase that ran passed, 1 otherwise. Without a GPU, nvcc, cuDNN or
-# CMake >= 3.25 it stops after env with one line "gpu-check: STOP: <what is missing>" (exit 1), unless
-# SPML_GPU_CHECK_BUILD_ANYWAY=1 (a compile rehearsal). The whole script keeps within
-# SPML_GPU_CHECK_BUDGET seconds (default 285, under the 5 minutes it is given).
+# (the CUDA tests first, then every test binary, under SPML_REQUIRE_CUDA=1), sanitize (compute-sanitizer memcheck
+# and racecheck over a filter of the CUDA tests), train (spml-train on toy shapes, cuda then cpu), bench
+# (build-gpu/bin/spml-bench --device cuda / cpu, when built, and the dev/kernels studies on the GPU). Each phase runs
+# under a timeout and logs to ${OUT:-gpu-logs}/<phase>.log; a one-screen summary comes last (phase, status, seconds;
+# tests run / failed / skipped per binary; the bench's ratio lines), also in summary.txt. Exit status: 0 when every
+# phase that ran passed, 1 otherwise. Without a GPU, a driver at least as new as nvcc's CUDA major version, nvcc,
+# cuDNN or CMake >= 3.25 it stops after env with one line "gpu-check: STOP: <what is missing>" (exit 1), unless
+# SPML_GPU_CHECK_BUILD_ANYWAY=1 (a compile rehearsal). The whole script keeps within SPML_GPU_CHECK_BUDGET seconds
+# (default 540, inside one 10-minute call).
 # Environment: CUDNN_ROOT (else the wheel's folder), SPML_CUDA_ARCHITECTURES (else native, fallback the GPU's
 # compute capability or 90), SPML_CTEST_JOBS (default nproc/2), OMP_NUM_THREADS for the tests (default 2).
 set -uo pipefail
@@ -57,13 +60,83 @@ phase_build() {
   cmake --build "$BUILD" -j "$JOBS" -- "${keep_going[@]}"
 }
 
+# gtest_counts LOG: "run passed failed skipped" from a gtest binary's output (0 where a line is absent).
+gtest_counts() {
+  local run passed failed skipped
+  run="$(sed -n 's/^\[==========\] \([0-9]*\) tests\{0,1\} from .* ran\..*/\1/p' "$1" | tail -n 1)"
+  passed="$(sed -n 's/^\[  PASSED  \] \([0-9]*\) tests\{0,1\}\..*/\1/p' "$1" | tail -n 1)"
+  failed="$(sed -n 's/^\[  FAILED  \] \([0-9]*\) tests\{0,1\}, listed below.*/\1/p' "$1" | tail -n 1)"
+  skipped="$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) tests\{0,1\}, listed below.*/\1/p' "$1" | tail -n 1)"
+  echo "${run:-0} ${passed:-0} ${failed:-0} ${skipped:-0}"
+}
+
 phase_test() {
-  local jobs="${SPML_CTEST_JOBS:-$((JOBS / 2 > 0 ? JOBS / 2 : 1))}"
   export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
   # A CUDA test that would skip (no device, driver too old, a build without the backend) fails instead.
   export SPML_REQUIRE_CUDA=1
-  echo "+ SPML_REQUIRE_CUDA=1 OMP_NUM_THREADS=$OMP_NUM_THREADS ctest --test-dir $BUILD --output-on-failure --timeout 120 -j $jobs"
-  ctest --test-dir "$BUILD" --output-on-failure --timeout 120 -j "$jobs"
+  local counts="$SPML_GC_LOG_DIR/test-counts.txt" rc=0 b log
+  : >"$counts"
+  # The CUDA tests first, alone (every binary's; the ops binary holds most), so that they run even if time runs out.
+  local binaries=(spml_tests_ops spml_tests_cnn spml_tests_losses spml_tests_data spml_tests_training)
+  for b in "${binaries[@]}"; do
+    [[ -x "$BUILD/bin/$b" ]] || { echo "gpu-check: $b was not built"; echo "$b(cuda) not-built" >>"$counts"; rc=1; continue; }
+    log="$SPML_GC_LOG_DIR/test-$b-cuda.txt"
+    echo "+ SPML_REQUIRE_CUDA=1 $BUILD/bin/$b --gtest_filter='*Cuda*'"
+    "$BUILD/bin/$b" "--gtest_filter=*Cuda*" >"$log" 2>&1 || rc=1
+    grep -E '^\[  (FAILED|SKIPPED) ' "$log" | head -n 20
+    echo "$b(cuda) $(gtest_counts "$log")" >>"$counts"
+  done
+  # Then the rest of every binary, in parallel.
+  local pids=()
+  for b in "${binaries[@]}"; do
+    [[ -x "$BUILD/bin/$b" ]] || continue
+    "$BUILD/bin/$b" "--gtest_filter=-*Cuda*" >"$SPML_GC_LOG_DIR/test-$b.txt" 2>&1 &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+  for b in "${binaries[@]}"; do
+    log="$SPML_GC_LOG_DIR/test-$b.txt"
+    [[ -f "$log" ]] || continue
+    grep -E '^\[  (FAILED|SKIPPED) ' "$log" | head -n 10
+    echo "$b $(gtest_counts "$log")" >>"$counts"
+  done
+  cat "$counts"
+  return "$rc"
+}
+
+# compute-sanitizer memcheck and racecheck over a filter of the CUDA tests (the sanitizer slows kernels 10-100x).
+# A machine whose sanitizer refuses the device says so in one line and the phase passes; a reported error fails it.
+phase_sanitize() {
+  local cs
+  cs="$(command -v compute-sanitizer || true)"
+  [[ -z "$cs" && -x /usr/local/cuda/bin/compute-sanitizer ]] && cs=/usr/local/cuda/bin/compute-sanitizer
+  if [[ -z "$cs" ]]; then
+    echo "gpu-check: compute-sanitizer not found: sanitizer passes skipped"
+    return 0
+  fi
+  export SPML_REQUIRE_CUDA=1 OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+  local rc=0 tool filter log status
+  for tool in memcheck racecheck; do
+    filter='OpTableCudaParity.*:CudaParity.ReductionIsDeterministic/*:CudaParity.LoopsAndReductionsPastOneGrid/*'
+    [[ "$tool" == memcheck ]] && filter="$filter:CudaParity.OptimizersMatchTheCpu/*:CudaIntegerParity.*"
+    log="$SPML_GC_LOG_DIR/sanitize-$tool.txt"
+    echo "+ $cs --tool $tool --error-exitcode 99 $BUILD/bin/spml_tests_ops --gtest_filter='$filter'"
+    status=0
+    timeout -k 5 "${SPML_GC_SANITIZE_SECONDS:-100}" "$cs" --tool "$tool" --error-exitcode 99 --print-limit 20 \
+      "$BUILD/bin/spml_tests_ops" "--gtest_filter=$filter" >"$log" 2>&1 || status=$?
+    tail -n 5 "$log"
+    if ((status == 0)); then
+      echo "gpu-check: compute-sanitizer $tool: clean ($(gtest_counts "$log" | awk '{ print $1 }') tests)"
+    elif grep -qiE 'not supported|unable to (attach|initialize)|insufficient permission|ERR_NVGPUCTRPERM' "$log"; then
+      echo "gpu-check: compute-sanitizer $tool refused the device: $(grep -iE 'not supported|unable to|permission' "$log" | head -n 1)"
+    elif ((status == 124 || status == 137)); then
+      echo "gpu-check: compute-sanitizer $tool: timed out after ${SPML_GC_SANITIZE_SECONDS:-100} s (no error reported before)"
+    else
+      echo "gpu-check: compute-sanitizer $tool: FAILED (exit $status, see $log)"
+      rc=1
+    fi
+  done
+  return "$rc"
 }
 
 phase_train() {  # a short spml-train run on the GPU and the same on the CPU: both must finish, mAPs side by side
@@ -95,6 +168,7 @@ if [[ "${1:-}" == --phase ]]; then
     configure) phase_configure ;;
     build) phase_build ;;
     test) phase_test ;;
+    sanitize) phase_sanitize ;;
     bench) phase_bench "${2:?device}" ;;
     train) phase_train ;;
     *) echo "gpu-check: unknown phase '${1:-}'" >&2; exit 2 ;;
@@ -108,7 +182,8 @@ fi
 LOG_DIR="${OUT:-gpu-logs}"
 mkdir -p "$LOG_DIR"
 LOG_DIR="$(cd "$LOG_DIR" && pwd)"
-BUDGET="${SPML_GPU_CHECK_BUDGET:-285}"
+BUDGET="${SPML_GPU_CHECK_BUDGET:-540}"
+export SPML_GC_LOG_DIR="$LOG_DIR"
 T0="$(date +%s.%N)"
 
 now() { date +%s.%N; }
@@ -160,6 +235,22 @@ summary() {
       printf '%-10s %-26s %8s\n' "${P_NAME[$i]}" "${P_STATUS[$i]}" "${P_SECS[$i]}"
     done
     printf '%-10s %-26s %8s\n' total "$( ((FAILED)) && echo FAILED || echo ok)" "$(since "$T0")"
+    if [[ -s "$LOG_DIR/test-counts.txt" ]]; then
+      echo
+      printf '%-26s %6s %6s %6s %7s\n' binary run passed failed skipped
+      while read -r name run passed failed skipped; do
+        printf '%-26s %6s %6s %6s %7s\n' "$name" "$run" "${passed:-}" "${failed:-}" "${skipped:-}"
+      done <"$LOG_DIR/test-counts.txt"
+    fi
+    if [[ -s "$LOG_DIR/sanitize.log" ]]; then
+      echo
+      grep '^gpu-check: compute-sanitizer' "$LOG_DIR/sanitize.log" || true
+    fi
+    if [[ -s "$LOG_DIR/bench.log" ]]; then
+      echo
+      echo "bench (ratio > 1: faster than the same-run baseline):"
+      grep -E 'ratio|img/s|speedup' "$LOG_DIR/bench.log" | grep -v '^+' | head -n 24 || true
+    fi
   } | tee "$LOG_DIR/summary.txt"
 }
 
@@ -201,6 +292,19 @@ missing() {
   if [[ -n "$NVCC" ]]; then
     echo "nvcc: $NVCC"
     "$NVCC" --version | tail -n 3
+    # The driver must support the runtime's CUDA major version (minor versions are compatible); an older one makes
+    # the runtime report "no CUDA device", which would turn every CUDA test into a failure further on.
+    nvcc_cuda="$("$NVCC" --version | sed -n 's/.*release \([0-9]*\.[0-9]*\).*/\1/p' | head -n 1)"
+    driver_cuda=""
+    ((gpu_visible)) && driver_cuda="$(timeout 15 nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9]*\.[0-9]*\).*/\1/p' | head -n 1)"
+    echo "driver supports CUDA ${driver_cuda:-unknown}; nvcc (the runtime the build links) is CUDA ${nvcc_cuda:-unknown}"
+    if [[ -n "$driver_cuda" && -n "$nvcc_cuda" ]]; then
+      if ((${driver_cuda%%.*} < ${nvcc_cuda%%.*})); then
+        missing "the NVIDIA driver supports CUDA $driver_cuda, older than nvcc's CUDA $nvcc_cuda (update the driver)"
+      elif ! printf '%s\n%s\n' "$nvcc_cuda" "$driver_cuda" | sort -V -C; then
+        echo "gpu-check: warning: the driver's CUDA $driver_cuda is older than nvcc's $nvcc_cuda (minor-version compatibility only)"
+      fi
+    fi
   else
     echo "gpu-check: nvcc not found (PATH, /usr/local/cuda/bin)"
     missing "nvcc not found (PATH, /usr/local/cuda/bin)"
@@ -384,6 +488,18 @@ if ((configured)); then
 else
   echo "=== gpu-check: test skipped: configure failed" | tee -a "$TEST_LOG"
   record test "skipped (configure failed)" 0
+fi
+
+SANITIZE_LOG="$LOG_DIR/sanitize.log"
+: >"$SANITIZE_LOG"
+if ((built)); then
+  t="$(now)"
+  export SPML_GC_SANITIZE_SECONDS="$(min 100 $(($(left) / 5)))"
+  run_timed "$SANITIZE_LOG" $((2 * SPML_GC_SANITIZE_SECONDS + 20)) sanitize
+  record sanitize "$RUN_STATUS" "$(since "$t")"
+else
+  echo "=== gpu-check: sanitize skipped: the build failed" | tee -a "$SANITIZE_LOG"
+  record sanitize "skipped (build failed)" 0
 fi
 
 TRAIN_LOG="$LOG_DIR/train.log"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/setup.sh: installs the Debian packages the project needs to build and test (idempotent).
-#   scripts/setup.sh             base packages (compiler, CMake, GoogleTest, OpenBLAS, oneDNN, headers, data set)
+#   scripts/setup.sh             base packages (compilers incl. clang for fuzzing and TSan, CMake, GoogleTest, OpenBLAS,
+#                                oneDNN, headers, data set)
 #   scripts/setup.sh --fixtures  also the Python packages of the fixture generators and baselines (PyTorch, torchvision, ...)
 # All present: prints "setup: all packages present", exits 0. Some missing: as root, one `apt-get update`
 # and one `apt-get install`; as another user, prints the `sudo apt-get install` line and exits 1.
@@ -14,6 +15,7 @@ BASE_PACKAGES=(
   zlib1g-dev libturbojpeg0-dev
   dataset-fashion-mnist
   clang-format
+  clang-14 libclang-rt-14-dev libomp-14-dev
 )
 FIXTURE_PACKAGES=(python3-torch python3-torchvision python3-numpy python3-pil python3-sklearn)
 

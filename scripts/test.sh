@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # scripts/test.sh: the project's test command. Installs packages (scripts/setup.sh), builds build/ (CUDA when
-# nvcc and cuDNN are found) and runs its tests, then builds and tests the CPU-only configuration in build-cpu/.
-#   --quick      skip the CPU-only configuration (build-cpu/)
-#   --sanitize   also build build-asan/ (CPU only, AddressSanitizer + UBSan, Debug) and run its tests
+# nvcc and cuDNN are found) and runs its tests, builds and tests the CPU-only configuration with AddressSanitizer +
+# UndefinedBehaviorSanitizer in build-asan/ (the whole suite), and, when clang is present, runs a 30-second smoke
+# run of every fuzz target (scripts/fuzz.sh --smoke, build-fuzz/).
+#   --quick        build/ only (no CPU-only configuration, sanitizers or fuzzing)
+#   --no-sanitize  the CPU-only configuration as a plain Release build in build-cpu/ instead of build-asan/
+#   --cpu-release  build-cpu/ as well as build-asan/
+#   --no-fuzz      skip the fuzz smoke run
 # Environment: SPML_CUDA_ARCHITECTURES (default 90), SPML_SKIP_CPU_ONLY_TESTS=1 (build build-cpu/ but skip its
 # tests), SPML_FORCE_CPU_ONLY_BUILD=1 (build build-cpu/ even when build/ is already CPU-only),
 # SPML_SKIP_SETUP=1 (skip scripts/setup.sh, e.g. on a machine without apt).
@@ -10,12 +14,17 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 quick=0
-sanitize=0
+sanitize=1
+cpu_release=0
+fuzz=1
 for arg in "$@"; do
   case "$arg" in
-    --quick) quick=1 ;;
-    --sanitize) sanitize=1 ;;
-    -h | --help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --quick) quick=1; sanitize=0; fuzz=0 ;;
+    --sanitize) sanitize=1 ;;  # the default; kept for older command lines
+    --no-sanitize) sanitize=0; cpu_release=1 ;;
+    --cpu-release) cpu_release=1 ;;
+    --no-fuzz) fuzz=0 ;;
+    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test.sh: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -85,6 +94,9 @@ end
 # --- CPU-only configuration: build-cpu/ ---------------------------------------------------------------
 if ((quick)); then
   echo "=== test.sh: --quick: skipping the CPU-only configuration (build-cpu/)"
+elif ((cpu_release == 0)) && [[ "${SPML_FORCE_CPU_ONLY_BUILD:-0}" != 1 ]]; then
+  echo "=== test.sh: the CPU-only configuration is built and tested under the sanitizers (build-asan/);"
+  echo "===          --cpu-release (or --no-sanitize) builds it as a Release build in build-cpu/"
 elif ((main_has_cuda == 0)) && [[ "${SPML_FORCE_CPU_ONLY_BUILD:-0}" != 1 ]]; then
   echo "=== test.sh: build/ has no CUDA backend, so it already is the CPU-only configuration: skipping build-cpu/"
   echo "===          (SPML_FORCE_CPU_ONLY_BUILD=1 builds it anyway)"
@@ -109,7 +121,9 @@ fi
 # --- sanitizers: build-asan/ --------------------------------------------------------------------------
 if ((sanitize)); then
   begin "configure build-asan/"
-  cmake -S . -B build-asan -DSPML_CUDA=OFF -DSPML_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
+  # -O1: ASan's recommended level; -O0 makes the CNN tests several times slower for no extra finding.
+  cmake -S . -B build-asan -DSPML_CUDA=OFF -DSPML_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug \
+    "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1"
   end
 
   begin "build build-asan/"
@@ -121,4 +135,15 @@ if ((sanitize)); then
     UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
     ctest --test-dir build-asan --output-on-failure -j"${JOBS}"
   end
+fi
+
+# --- fuzz smoke run: build-fuzz/ ----------------------------------------------------------------------
+if ((fuzz)); then
+  if command -v clang++ > /dev/null 2>&1; then
+    begin "fuzz smoke (build-fuzz/)"
+    scripts/fuzz.sh --smoke
+    end
+  else
+    echo "=== test.sh: clang++ not found: skipping the fuzz smoke run (apt-get install -y clang libclang-rt-dev)"
+  fi
 fi

@@ -258,6 +258,46 @@ TEST(CudaEndToEnd, ResNet18ThreeTrainingStepsMatchTheCpu) {
   EXPECT_EQ(gpu_adam.step_count(1, 0), 3);
 }
 
+// Ops on cuda:1 run on device 1 (the dispatch point makes it current for the call and restores the caller's
+// device): one training step of a small ResNet-18 with GR and Adam on the second GPU against the CPU. Skips where
+// fewer than two GPUs exist.
+TEST(CudaMultiDevice, TrainingStepOnTheSecondGpuMatchesTheCpu) {
+  SPML_SKIP_WITHOUT_CUDA();
+  if (cuda_runtime::device_count() < 2)
+    GTEST_SKIP() << "needs two CUDA devices (found " << cuda_runtime::device_count() << ")";
+  const Device second = Device::cuda(1);
+  models::ResNetConfig rc;
+  rc.arch = "resnet18";
+  rc.width = 8;
+  rc.num_classes = 5;
+  rc.seed = 4;
+  models::ResNet cpu_net(rc), gpu_net(rc);
+  gpu_net.to(second);
+  optim::Adam cpu_adam({{cpu_net.backbone_parameters(), 1e-3, "backbone"}, {cpu_net.head_parameters(), 1e-2, "head"}});
+  optim::Adam gpu_adam({{gpu_net.backbone_parameters(), 1e-3, "backbone"}, {gpu_net.head_parameters(), 1e-2, "head"}});
+  const Tensor labels = Tensor::from_vector<double>({1, 0, 0, 0, 0, 0, 0, 1, 0, 0}, {2, 5}).to(DType::Float32);
+  const losses::LossParams params =
+      losses::make_loss_params(losses::GrSchedule(losses::GrSettings{}, 8, 0).at(2), 1.5, 0.2, 5);
+  const Tensor images = test::random_tensor({2, 3, 32, 32}, 901, DType::Float32, -2, 2);
+  const Tensor zc = cpu_net.forward(images), zg = gpu_net.forward(images.to(second));
+  ASSERT_EQ(zg.device(), second);
+  EXPECT_LE(max_abs_diff(zc, zg), 1e-3) << "logits";
+  losses::spml_loss(losses::LossKind::GR, zc, labels, params).backward();
+  losses::spml_loss(losses::LossKind::GR, zg, labels.to(second), params).backward();
+  cpu_adam.step();
+  gpu_adam.step();
+  const nn::NamedTensors pc = cpu_net.named_parameters(), pg = gpu_net.named_parameters();
+  for (std::size_t i = 0; i < pc.size(); ++i) {
+    ASSERT_EQ(pg[i].second.device(), second) << pg[i].first;
+    EXPECT_LE(test::relative_l2(pg[i].second, pc[i].second), 1e-3) << "weights of " << pc[i].first;
+  }
+#if SPML_WITH_CUDA
+  int current = -1;
+  ASSERT_EQ(cudaGetDevice(&current), cudaSuccess);
+  EXPECT_EQ(current, 0) << "an op on cuda:1 left device 1 current";
+#endif
+}
+
 TEST(CudaAllocator, ReusesFreedBlocksAndReportsStats) {
   SPML_SKIP_WITHOUT_CUDA();
   cuda_runtime::synchronize(0);

@@ -546,7 +546,7 @@ TEST_F(NpyFiles, WriteReplacesExistingFileAndReportsBadDirectory) {
   const std::string bad = path("no_such_dir/b.npy");
   const std::string msg = npy_error([&] { spml::io::write_npy(bad, a); });
   EXPECT_CONTAINS(msg, bad);
-  EXPECT_CONTAINS(msg, "cannot create temporary file");
+  EXPECT_CONTAINS(msg, "cannot create the temporary file");
 }
 
 TEST(Npy, SerializeRejectsInconsistentArrays) {

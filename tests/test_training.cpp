@@ -1,8 +1,10 @@
 // The SPML training protocol (training/): configuration table, JSON and layering, the run folder, a run's pieces
 // (an epoch stopped midway and resumed, the finish), early stopping, linear_init freezing with
-// BatchNorm statistics moving, a short training that must learn, resume == uninterrupted, NaN stops, and clear
-// errors for corrupt run folders and checkpoints.
+// BatchNorm statistics moving, a short training that must learn, resume == uninterrupted, NaN stops (and an
+// epoch of only skipped steps), the folder lock and stale temp files, run.json's skip counts, and clear errors for
+// corrupt run folders and checkpoints.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -159,6 +161,12 @@ TEST(TrainConfigTest, ValidationNamesTheFlag) {
   c.flip_seed = 3;
   EXPECT_ERROR_CONTAINS(validate_train_config(c), "cannot be combined with --order-seed, --flip-seed or --no-flip");
   c = toy_config("/tmp/x");
+  c.on_bad_image = "ignore";
+  EXPECT_ERROR_CONTAINS(validate_train_config(c), "--on-bad-image must be fail or skip, got 'ignore'");
+  c = toy_config("/tmp/x");
+  c.on_nonfinite = "zero";
+  EXPECT_ERROR_CONTAINS(validate_train_config(c), "--on-nonfinite must be stop or skip, got 'zero'");
+  c = toy_config("/tmp/x");
   c.init_seed = -2;
   EXPECT_ERROR_CONTAINS(validate_train_config(c), "--init-seed must be >= 0 (or -1: --seed)");
 }
@@ -193,6 +201,9 @@ TEST(TrainConfigTest, LoaderOptionsFollowTheStreamSeedsAndNoFlip) {
   EXPECT_EQ(o.seed, 4u);
   EXPECT_EQ(o.flip_seed, 4);
   EXPECT_EQ(o.batch_size, c.batch_size);
+  EXPECT_FALSE(o.skip_bad_images);
+  c.on_bad_image = "skip";
+  EXPECT_TRUE(train_loader_options(c, Device::cpu()).skip_bad_images);
   c.order_seed = 11;
   c.flip_seed = 12;
   c.no_flip = true;
@@ -416,8 +427,21 @@ TEST(TrainingTest, NonFiniteLossStopsWithEpochStepAndLoss) {
   config.weights = config.out + "_weights.safetensors";
   io::write_safetensors(config.weights, weights);
   EXPECT_ERROR_CONTAINS(run_training(config, false, quiet()),
-                        "training stopped: the gr loss (value nan) at epoch 1, step 1 of 16");
+                        "training stopped: the gr loss (value nan) at epoch 1, step 1 of 16 (batch of 16 images, "
+                        "dataset indices ",
+                        " and 11 more, first image ", "no checkpoint was written yet");
   EXPECT_FALSE(fs::exists(config.out + "/last.ckpt"));
+  // Skipping cannot rescue a network that is NaN everywhere: an epoch without one finite step stops the run.
+  config.out = fresh_dir("nan_skip");
+  config.on_nonfinite = "skip";
+  std::vector<std::string> lines;
+  TrainCallbacks cb = quiet();
+  cb.log = [&](const std::string& line) { lines.push_back(line); };
+  EXPECT_ERROR_CONTAINS(run_training(config, false, cb),
+                        "training stopped: epoch 1 trained no image (16 non-finite steps and 0 bad images skipped)");
+  int warnings = 0;
+  for (const std::string& line : lines) warnings += line.rfind("WARNING: the gr loss (value nan) at epoch 1", 0) == 0;
+  EXPECT_EQ(warnings, 16);
 }
 
 TEST(TrainingTest, ReluPropagatesNan) {  // as PyTorch: a diverged network must not turn NaN into 0
@@ -452,6 +476,11 @@ TEST(TrainingTest, CorruptRunFoldersGiveClearErrors) {
   requested.lr = 0.5;
   EXPECT_ERROR_CONTAINS(resume_config(config.out, requested, {"lr", "epochs"}), "--lr differ from the run's");
   EXPECT_EQ(resume_config(config.out, requested, {"epochs"}).epochs, 2);
+  requested.on_nonfinite = "skip";
+  requested.on_bad_image = "skip";
+  const TrainConfig relaxed = resume_config(config.out, requested, {"on_nonfinite", "on_bad_image"});
+  EXPECT_EQ(relaxed.on_nonfinite, "skip");
+  EXPECT_EQ(relaxed.on_bad_image, "skip");
   requested.epochs = 0;
   EXPECT_ERROR_CONTAINS(resume_config(config.out, requested, {"epochs"}), "--epochs may only be raised");
 
@@ -518,19 +547,61 @@ TEST(TrainConfigTest, ResolveLayersDefaultsThenTheConfigFileThenTheFlags) {
 
 TEST(RunFolderTest, AFreshRunRefusesAFolderWithARunAndResumeNeedsACheckpoint) {
   const std::string dir = fresh_dir("folder");
-  const RunFolder fresh(dir, /*resume=*/false);
-  EXPECT_TRUE(fs::is_directory(dir));
-  EXPECT_FALSE(fresh.has_checkpoint());
   const std::string checkpoint = dir + "/last.ckpt";
   EXPECT_ERROR_CONTAINS(RunFolder(dir, true), "--resume", checkpoint.c_str(), "does not exist");
-  TrainConfig config = toy_config(dir);
-  fresh.write_start(config, RunStartFacts{"cpu", "", "spml-train --out x"}, RunPosition{});
+  const TrainConfig config = toy_config(dir);
+  {
+    const RunFolder fresh(dir, /*resume=*/false);
+    EXPECT_TRUE(fs::is_directory(dir));
+    EXPECT_FALSE(fresh.has_checkpoint());
+    // While one is open the folder is locked, against this process too (each opening is its own lock).
+    const std::string in_use =
+        dir + " is in use by another process (pid " + std::to_string(::getpid()) + " holds " + dir + "/.lock)";
+    fresh.write_start(config, RunStartFacts{"cpu", "", "spml-train --out x"}, RunPosition{});
+    EXPECT_ERROR_CONTAINS(RunFolder(dir, false), in_use.c_str());
+    EXPECT_ERROR_CONTAINS(RunFolder(dir, true), in_use.c_str());
+  }
   EXPECT_ERROR_CONTAINS(RunFolder(dir, false), "already holds a run");
+  // A run stopped before its first checkpoint (config.json, no last.ckpt) resumes from the start.
+  EXPECT_TRUE(RunFolder(dir, true).starts_over());
   const nlohmann::json record = read_json(dir + "/run.json");
   EXPECT_EQ(record["command"], "spml-train --out x");
   EXPECT_EQ(record["random_init"], true);
   EXPECT_EQ(record["resumed"].size(), 0u);
+  EXPECT_EQ(record["skipped_images"]["total"], 0);
+  EXPECT_EQ(record["skipped_steps"]["per_epoch"], nlohmann::json::array());
   EXPECT_EQ(train_config_from_json(io::read_text_file(dir + "/config.json"), "config.json", TrainConfig{}).out, dir);
+}
+
+TEST(RunFolderTest, OpeningAFolderRemovesTheTempFilesOfDeadWriters) {
+  const std::string dir = fresh_dir("stale");
+  fs::create_directories(dir);
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  ASSERT_GT(child, 0);
+  waitpid(child, nullptr, 0);
+  const std::string stale = dir + "/last.ckpt.tmp." + std::to_string(child);
+  io::write_file_atomic(stale, std::string("half a checkpoint"));
+  const RunFolder folder(dir, false);
+  EXPECT_EQ(folder.removed_temp_files(), std::vector<std::string>{stale});
+  EXPECT_FALSE(fs::exists(stale));
+}
+
+TEST(RunFolderTest, RunJsonCountsTheSkipsOfEveryEpoch) {
+  const std::string dir = fresh_dir("counts");
+  const RunFolder folder(dir, false);
+  folder.write_start(toy_config(dir), RunStartFacts{"cpu", "", "x"}, RunPosition{});
+  std::vector<EpochRecord> history(3);
+  history[0].skipped_images = 2;
+  history[1].skipped_steps = 1;
+  history[2].skipped_images = 3;
+  folder.write_run_counts(history);
+  const nlohmann::json record = read_json(dir + "/run.json");
+  EXPECT_EQ(record["skipped_images"]["total"], 5);
+  EXPECT_EQ(record["skipped_images"]["per_epoch"], nlohmann::json::array({2, 0, 3}));
+  EXPECT_EQ(record["skipped_steps"]["total"], 1);
+  EXPECT_EQ(record["skipped_steps"]["per_epoch"], nlohmann::json::array({0, 1, 0}));
+  EXPECT_EQ(record["command"], "x");  // the rest of the record stays
 }
 
 TEST(RunFolderTest, PositionRoundTripsAndCorruptMetadataNamesTheFile) {
@@ -541,6 +612,8 @@ TEST(RunFolderTest, PositionRoundTripsAndCorruptMetadataNamesTheFile) {
   p.loss_images = 80;
   p.train_seconds = 1.25;
   p.phases.forward = 0.5;
+  p.skipped_images = 4;
+  p.skipped_steps = 1;
   p.best_epoch = 2;
   p.best_val_map = 61.5;
   for (int e = 1; e <= 2; ++e) {
@@ -548,6 +621,7 @@ TEST(RunFolderTest, PositionRoundTripsAndCorruptMetadataNamesTheFile) {
     r.epoch = e;
     r.train_loss = 0.1 * e;
     r.val_map = 60 + e;
+    r.skipped_images = e;
     p.history.push_back(r);
   }
   const TrainConfig config = toy_config("x");
@@ -560,6 +634,9 @@ TEST(RunFolderTest, PositionRoundTripsAndCorruptMetadataNamesTheFile) {
   EXPECT_EQ(q.best_val_map, 61.5);
   ASSERT_EQ(q.history.size(), 2u);
   EXPECT_EQ(q.history[1].val_map, 62);
+  EXPECT_EQ(q.history[1].skipped_images, 2);
+  EXPECT_EQ(q.skipped_images, 4);
+  EXPECT_EQ(q.skipped_steps, 1);
   EXPECT_EQ(run_position_to_json(q, config), run_position_to_json(p, config));
   EXPECT_ERROR_CONTAINS(run_position_from_json("{\"format\": \"other\"}", "run/last.ckpt"), "run/last.ckpt",
                         "not a spml-train checkpoint");

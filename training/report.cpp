@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <tuple>
 #include <utility>
@@ -27,8 +28,8 @@ json parse_json(const std::string& text, const std::string& where) {
   }
 }
 
-json parse_json_object_file(const std::string& path) {
-  const json doc = parse_json(io::read_text_file(path), path);
+json parse_json_object(const std::string& text, const std::string& path) {
+  const json doc = parse_json(text, path);
   SPML_CHECK(doc.is_object(), path, ": expected a JSON object, got ", doc.type_name());
   return doc;
 }
@@ -70,10 +71,11 @@ std::string folder_name(const std::string& dir) {
                                                                    : absolute.filename().string();
 }
 
-std::vector<EpochMetrics> read_metrics(const std::string& path) {
+}  // namespace
+
+std::vector<EpochMetrics> parse_metrics_jsonl(const std::string& text, const std::string& path) {
   std::vector<EpochMetrics> epochs;
-  if (!fs::exists(path)) return epochs;
-  std::istringstream lines(io::read_text_file(path));
+  std::istringstream lines(text);
   std::string line;
   for (int line_number = 1; std::getline(lines, line); ++line_number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -90,6 +92,8 @@ std::vector<EpochMetrics> read_metrics(const std::string& path) {
   }
   return epochs;
 }
+
+namespace {
 
 std::string cell_text(const std::string& text) {
   std::string out;
@@ -171,26 +175,27 @@ std::string markdown_row(const std::vector<std::string>& cells) {
 
 }  // namespace
 
-RunSummary load_run_summary(const std::string& dir) {
+RunSummary run_summary_from_texts(const std::string& dir, const RunFolderTexts& texts) {
   RunSummary run;
   run.dir = dir;
   run.name = folder_name(dir);
   const fs::path root(dir);
 
   const std::string config_path = (root / "config.json").string();
-  const json config = parse_json_object_file(config_path);
+  const json config = parse_json_object(texts.config_json, config_path);
   run.dataset = string_value(config, "dataset", config_path);
   run.arch = string_value(config, "arch", config_path);
   run.loss = string_value(config, "loss", config_path);
   run.epochs = int(integer_value(config, "epochs", config_path));
   run.seed = integer_value(config, "seed", config_path);
 
-  run.epochs_done = read_metrics((root / "metrics.jsonl").string());
+  if (texts.metrics_jsonl)
+    run.epochs_done = parse_metrics_jsonl(*texts.metrics_jsonl, (root / "metrics.jsonl").string());
 
   const std::string test_path = (root / "test.json").string();
-  run.finished = fs::exists(test_path);
+  run.finished = texts.test_json.has_value();
   if (run.finished) {
-    const json test = parse_json_object_file(test_path);
+    const json test = parse_json_object(*texts.test_json, test_path);
     run.test_map = number_value(test, "test_mAP", test_path);
     run.best_val_map = number_value(test, "best_val_mAP", test_path);
     run.best_epoch = int(integer_value(test, "best_epoch", test_path));
@@ -208,15 +213,27 @@ RunSummary load_run_summary(const std::string& dir) {
       }
     }
   }
-  if (!run.finished) {
-    const std::string record_path = (root / "run.json").string();
-    if (fs::exists(record_path)) {
-      const json record = parse_json_object_file(record_path);
-      if (record.contains("implementation") && record["implementation"].is_string())
-        run.implementation = record["implementation"].get<std::string>();
-    }
+  if (!run.finished && texts.run_json) {
+    const json record = parse_json_object(*texts.run_json, (root / "run.json").string());
+    if (record.contains("implementation") && record["implementation"].is_string())
+      run.implementation = record["implementation"].get<std::string>();
   }
   return run;
+}
+
+RunSummary load_run_summary(const std::string& dir) {
+  const fs::path root(dir);
+  auto optional_file = [&](const char* name) -> std::optional<std::string> {
+    const std::string path = (root / name).string();
+    if (!fs::exists(path)) return std::nullopt;
+    return io::read_text_file(path);
+  };
+  RunFolderTexts texts;
+  texts.config_json = io::read_text_file((root / "config.json").string());
+  texts.metrics_jsonl = optional_file("metrics.jsonl");
+  texts.test_json = optional_file("test.json");
+  if (!texts.test_json) texts.run_json = optional_file("run.json");
+  return run_summary_from_texts(dir, texts);
 }
 
 bool has_several_implementations(const std::vector<RunSummary>& runs) {

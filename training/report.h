@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,17 @@ struct RunSummary {
 // or a file is not valid JSON or lacks a key or has one of the wrong type. Blank lines in metrics.jsonl are
 // skipped.
 RunSummary load_run_summary(const std::string& dir);
+
+// The parse step of load_run_summary, from the files' texts (an empty optional: the file does not exist; run_json
+// is read only when test_json is absent). Messages name dir + "/config.json" and so on, as load_run_summary does.
+struct RunFolderTexts {
+  std::string config_json;
+  std::optional<std::string> metrics_jsonl, test_json, run_json;
+};
+RunSummary run_summary_from_texts(const std::string& dir, const RunFolderTexts& texts);
+
+// metrics.jsonl's text: one JSON object per non-blank line; `source` (the file) and the 1-based line in messages.
+std::vector<EpochMetrics> parse_metrics_jsonl(const std::string& text, const std::string& source);
 
 // Markdown table, one row per run in the given order:
 //   | run | loss | data set | arch | epochs | best val mAP | test mAP | time |

@@ -1,6 +1,12 @@
 // The run folder's files (see run_folder.h): their JSON forms, the checks before a run starts, atomic writes.
 #include "training/run_folder.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -12,6 +18,7 @@
 #include "framework/io/npy_tensor.h"
 #include "kernels/common/error.h"
 #include "models/weights.h"
+#include "training/json_numbers.h"
 #include "training/plot.h"
 
 #ifndef SPML_GIT_COMMIT
@@ -46,18 +53,26 @@ PhaseSeconds phases_from_json(const json& p) {
 }
 
 json record_json(const EpochRecord& r) {
-  return {{"epoch", r.epoch},     {"train_loss", r.train_loss},     {"val_mAP", r.val_map},
-          {"seconds", r.seconds}, {"images_per_s", r.images_per_s}, {"phase_seconds", phases_to_json(r.phases)}};
+  return {{"epoch", r.epoch},
+          {"train_loss", r.train_loss},
+          {"val_mAP", r.val_map},
+          {"seconds", r.seconds},
+          {"images_per_s", r.images_per_s},
+          {"phase_seconds", phases_to_json(r.phases)},
+          {"skipped_images", r.skipped_images},
+          {"skipped_steps", r.skipped_steps}};
 }
 
 EpochRecord record_from_json(const json& j) {
   EpochRecord r;
-  r.epoch = j.at("epoch").get<int>();
+  r.epoch = json_integer<int>(j.at("epoch"), "epoch");
   r.train_loss = j.at("train_loss").get<double>();
   r.val_map = j.at("val_mAP").get<double>();
   r.seconds = j.at("seconds").get<double>();
   r.images_per_s = j.at("images_per_s").get<double>();
   if (j.contains("phase_seconds")) r.phases = phases_from_json(j.at("phase_seconds"));
+  r.skipped_images = json_integer_or<int64_t>(j, "skipped_images", 0);  // absent in checkpoints of earlier versions
+  r.skipped_steps = json_integer_or<int64_t>(j, "skipped_steps", 0);
   return r;
 }
 
@@ -80,7 +95,9 @@ json fresh_run_record(const TrainConfig& config, const RunStartFacts& facts) {
           {"deterministic", config.deterministic},
           {"command", facts.command_line},
           {"started", utc_now()},
-          {"resumed", json::array()}};
+          {"resumed", json::array()},
+          {"skipped_images", {{"total", 0}, {"per_epoch", json::array()}}},
+          {"skipped_steps", {{"total", 0}, {"per_epoch", json::array()}}}};
 }
 
 }  // namespace
@@ -95,6 +112,8 @@ std::string run_position_to_json(const RunPosition& p, const TrainConfig& config
               {"loss_images", p.loss_images},
               {"train_seconds", p.train_seconds},
               {"phase_seconds", phases_to_json(p.phases)},
+              {"skipped_images", p.skipped_images},
+              {"skipped_steps", p.skipped_steps},
               {"history", history},
               {"best_val_mAP", p.best_epoch > 0 ? json(p.best_val_map) : json(nullptr)},
               {"best_epoch", p.best_epoch},
@@ -110,14 +129,16 @@ RunPosition run_position_from_json(const std::string& text, const std::string& s
     SPML_CHECK(j.value("format", "") == kCheckpointFormat, "not a spml-train checkpoint (format \"",
                j.value("format", ""), "\", expected \"", kCheckpointFormat, "\")");
     RunPosition p;
-    p.next_epoch = j.at("next_epoch").get<int>();
-    p.next_step = j.at("next_step").get<int64_t>();
+    p.next_epoch = json_integer<int>(j.at("next_epoch"), "next_epoch");
+    p.next_step = json_integer<int64_t>(j.at("next_step"), "next_step");
     p.loss_sum = j.at("loss_sum").get<double>();
-    p.loss_images = j.at("loss_images").get<int64_t>();
+    p.loss_images = json_integer<int64_t>(j.at("loss_images"), "loss_images");
     p.train_seconds = j.at("train_seconds").get<double>();
     p.phases = phases_from_json(j.at("phase_seconds"));
+    p.skipped_images = json_integer_or<int64_t>(j, "skipped_images", 0);
+    p.skipped_steps = json_integer_or<int64_t>(j, "skipped_steps", 0);
     for (const json& r : j.at("history")) p.history.push_back(record_from_json(r));
-    p.best_epoch = j.at("best_epoch").get<int>();
+    p.best_epoch = json_integer<int>(j.at("best_epoch"), "best_epoch");
     if (p.best_epoch > 0) p.best_val_map = j.at("best_val_mAP").get<double>();
     p.stopped_early = j.at("stopped_early").get<bool>();
     SPML_CHECK(p.next_epoch >= 1 && p.next_step >= 0 && int(p.history.size()) == p.next_epoch - 1,
@@ -128,16 +149,53 @@ RunPosition run_position_from_json(const std::string& text, const std::string& s
   }
 }
 
+FolderLock::FolderLock(const std::string& dir) {
+  const std::string lock_path = (fs::path(dir) / ".lock").string();
+  fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  SPML_CHECK(fd_ >= 0, lock_path, ": cannot open the run folder's lock file (", std::strerror(errno), ")");
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char text[32] = {};
+    const ssize_t n = ::pread(fd_, text, sizeof text - 1, 0);
+    std::string holder = n > 0 ? std::string(text, std::size_t(n)) : "";
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    ::close(fd_);
+    fd_ = -1;
+    SPML_CHECK(err != EWOULDBLOCK, dir, " is in use by another process (pid ", holder.empty() ? "unknown" : holder,
+               " holds ", lock_path,
+               "): wait for it to finish or stop it; a run that was killed releases the lock, "
+               "then --resume continues it");
+    SPML_FAIL(lock_path, ": cannot lock the run folder (", std::strerror(err), ")");
+  }
+  // The holder's pid, for the refusal message of the next process (best effort: the lock is what counts).
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd_, 0) == 0) {
+    [[maybe_unused]] const ssize_t written = ::pwrite(fd_, pid.data(), pid.size(), 0);
+  }
+}
+
+FolderLock::~FolderLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the flock
+}
+
 RunFolder::RunFolder(std::string dir, bool resume) : dir_(std::move(dir)), resume_(resume) {
+  const std::string no_run = "--resume: " + checkpoint_path() +
+                             " does not exist and neither does config.json (no run was started there): start it "
+                             "without --resume";
   if (resume_) {
-    SPML_CHECK(has_checkpoint(), "--resume: ", checkpoint_path(),
-               " does not exist (the run never finished an epoch nor was interrupted): start it again without "
-               "--resume");
+    SPML_CHECK(fs::is_directory(dir_), no_run);
+  } else {
+    fs::create_directories(dir_);
+  }
+  lock_ = std::make_unique<FolderLock>(dir_);
+  if (resume_) {
+    SPML_CHECK(has_checkpoint() || fs::exists(path("config.json")), no_run);
+    starts_over_ = !has_checkpoint();
   } else {
     SPML_CHECK(!fs::exists(path("config.json")) && !has_checkpoint(), "--out ", dir_,
                " already holds a run: pass --resume to continue it, or choose another --out");
-    fs::create_directories(dir_);
   }
+  removed_temp_files_ = io::remove_stale_temp_files(dir_);
 }
 
 std::string RunFolder::path(const std::string& name) const {
@@ -193,6 +251,24 @@ void RunFolder::write_epoch_files(const std::vector<EpochRecord>& history, const
   }
   write_svg(path("plot.svg"), {PlotPanel{"train loss", "epoch", "loss", {loss}},
                                PlotPanel{"validation mAP (clean labels)", "epoch", "mAP (%)", {map}}});
+}
+
+void RunFolder::write_run_counts(const std::vector<EpochRecord>& history) const {
+  const std::string record_path = path("run.json");
+  json record = json::parse(io::read_text_file(record_path));
+  json images = {{"total", 0}, {"per_epoch", json::array()}}, steps = images;
+  int64_t images_total = 0, steps_total = 0;
+  for (const EpochRecord& r : history) {
+    images["per_epoch"].push_back(r.skipped_images);
+    steps["per_epoch"].push_back(r.skipped_steps);
+    images_total += r.skipped_images;
+    steps_total += r.skipped_steps;
+  }
+  images["total"] = images_total;
+  steps["total"] = steps_total;
+  record["skipped_images"] = images;
+  record["skipped_steps"] = steps;
+  io::write_file_atomic(record_path, record.dump(2) + "\n");
 }
 
 void RunFolder::save_best_weights(const models::ResNet& net, const std::vector<std::string>& class_names) const {

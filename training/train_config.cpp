@@ -10,6 +10,7 @@
 #include "kernels/cpu/onednn_kernels.h"
 #include "losses/spml_loss.h"
 #include "models/resnet.h"
+#include "training/json_numbers.h"
 
 namespace spml::training {
 namespace {
@@ -22,7 +23,8 @@ using nlohmann::json;
   X(dataset) X(data) X(images) X(arch) X(width) X(weights) X(loss) X(epochs) X(batch_size) X(lr)      \
   X(lr_mult) X(linear_init) X(beta) X(alpha) X(q2q3) X(expected_pos) X(em_alpha) X(image_size)        \
   X(device) X(seed) X(out) X(deterministic) X(threads) X(workers) X(max_train)    \
-  X(cpu_kernels) X(init_seed) X(order_seed) X(flip_seed) X(no_flip) X(order_file) X(dtype)
+  X(cpu_kernels) X(init_seed) X(order_seed) X(flip_seed) X(no_flip) X(order_file) X(dtype)   \
+  X(on_bad_image) X(on_nonfinite)
 // clang-format on
 
 json to_json_object(const TrainConfig& c) {
@@ -54,9 +56,13 @@ void read_field(const json& j, const char* key, T& field, const std::string& sou
       for (const json& e : v) ok = ok && e.is_number();
   }
   SPML_CHECK(ok, source, ": key \"", key, "\" has the wrong type (", v.dump(), ")");
-  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
-    field = T(v.get<double>());
-  else
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    try {
+      field = json_integer<T>(v, key);
+    } catch (const std::exception& e) {
+      SPML_FAIL(source, ": ", e.what());
+    }
+  } else
     field = v.get<T>();
 }
 
@@ -114,6 +120,10 @@ void validate_train_config(const TrainConfig& c) {
              "--order-file fixes the order and the flips: it cannot be combined with --order-seed, --flip-seed or "
              "--no-flip");
   SPML_CHECK(c.dtype == "float32" || c.dtype == "float64", "--dtype must be float32 or float64, got '", c.dtype, "'");
+  SPML_CHECK(c.on_bad_image == "fail" || c.on_bad_image == "skip", "--on-bad-image must be fail or skip, got '",
+             c.on_bad_image, "'");
+  SPML_CHECK(c.on_nonfinite == "stop" || c.on_nonfinite == "skip", "--on-nonfinite must be stop or skip, got '",
+             c.on_nonfinite, "'");
   // GrSchedule names the vector and the value at fault.
   losses::GrSchedule(losses::GrSettings{c.beta, c.alpha, c.q2q3}, c.epochs, c.linear_init);
 }

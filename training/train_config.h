@@ -49,6 +49,13 @@ struct TrainConfig {
   int workers = 0;          // loader threads (0: the thread count)
   std::string cpu_kernels;  // float32 CPU kernels: onednn, reference; empty: the build's default
   int64_t max_train = 0;    // keep the first N train rows (after the 80/20 split); 0 = all
+  // A training image that cannot be read or decoded: "fail" stops the run naming it; "skip" drops it from its
+  // batch (counted per epoch in metrics.jsonl and run.json). Validation and test images always fail: skipping
+  // one would change the mAP the run is judged by.
+  std::string on_bad_image = "fail";
+  // A step whose loss or logits are NaN/Inf: "stop" ends the run naming the epoch, step, loss and batch (last.ckpt
+  // keeps the last good state); "skip" leaves that step out (no update, BatchNorm statistics restored), counted.
+  std::string on_nonfinite = "stop";
 };
 
 // The defaults of `dataset`: its row of the data-set table (training/dataset_settings.h).
@@ -56,7 +63,7 @@ TrainConfig default_train_config(const std::string& dataset);
 
 // Checks every field (names the flag and the accepted values): known data set, arch and loss, epochs >= 1,
 // 0 <= linear_init < epochs, positive batch size / lr / lr_mult / image size, vector lengths, GR's schedule
-// (via losses::GrSchedule), non-empty data and out.
+// (via losses::GrSchedule), non-empty data and out, on_bad_image fail|skip, on_nonfinite stop|skip.
 void validate_train_config(const TrainConfig& config);
 
 // The seed of one random stream: the stream's own seed (init_seed, order_seed, flip_seed) when >= 0, else seed.

@@ -53,6 +53,11 @@ void TrainingStep::begin_epoch(int epoch) {
 
 StepResult TrainingStep::run(const data::Batch& batch, PhaseSeconds& phases) {
   SPML_CHECK(epoch_ >= 1, "TrainingStep::run before begin_epoch");
+  // A train-mode forward moves the BatchNorm statistics before the loss is known; a step that is to be skipped
+  // when non-finite must not leave NaN in them (they are what evaluation uses).
+  std::vector<Tensor> buffers_before;
+  if (config_.on_nonfinite == "skip")
+    for (const auto& [name, buffer] : state_->named_buffers()) buffers_before.push_back(buffer.clone());
   Tensor logits, loss;
   {
     PhaseTimer phase("forward", phases.forward);
@@ -76,7 +81,12 @@ StepResult TrainingStep::run(const data::Batch& batch, PhaseSeconds& phases) {
     result.loss_finite = std::isfinite(result.loss);
     result.logits_finite = std::isfinite(loss_and_logit_sum[1]);
   }
-  if (!result.finite()) return result;
+  if (!result.finite()) {
+    std::size_t i = 0;
+    for (auto& [name, buffer] : state_->named_buffers())
+      if (i < buffers_before.size()) buffer.copy_(buffers_before[i++]);
+    return result;
+  }
   {
     PhaseTimer phase("backward", phases.backward);
     adam_->zero_grad();

@@ -61,7 +61,8 @@ class TrainingStep {
 
   // batch: images [B, 3, S, S] float32 from the loader (cast to the model's dtype here), observed / clean labels
   // [B, C]. Forward, loss, and when both the loss and the logits are finite: zero_grad, backward, Adam step. A
-  // non-finite step updates nothing (the caller reports it).
+  // non-finite step updates nothing (the caller reports it); under on_nonfinite "skip" the BatchNorm running
+  // statistics that its forward moved are put back too.
   StepResult run(const data::Batch& batch, PhaseSeconds& phases);
 
   // Everything that trains, for checkpoints: "net.*" and, for ROLE, "label_estimates".

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "framework/autograd/autograd.h"
+#include "framework/core/fault_injection.h"
 #include "framework/core/nvtx.h"
 #include "framework/cuda/cuda_runtime.h"
 #include "framework/data/builders/fashion_mosaic.h"
@@ -106,6 +107,7 @@ data::LoaderOptions train_loader_options(const TrainConfig& config, Device devic
   options.schedule = std::move(schedule);
   options.workers = config.workers;
   options.device = device;
+  options.skip_bad_images = config.on_bad_image == "skip";
   return options;
 }
 
@@ -126,7 +128,14 @@ SplitEvaluation evaluate_split(models::ResNet& net, const data::MultiLabelSplit&
   float* out = probabilities.data<float>();
   data::Batch batch;
   const DType dtype = train_dtype(config);
-  while (loader.next(batch)) {
+  for (;;) {
+    try {
+      if (!loader.next(batch)) break;
+    } catch (const Error& e) {
+      SPML_FAIL(e.what(),
+                " (an evaluation image is never skipped, whatever --on-bad-image says: leaving it out would "
+                "change the mAP; repair or remove it from the split)");
+    }
     const Tensor images = batch.images.dtype() == dtype ? batch.images : batch.images.to(dtype);
     const Tensor p = sigmoid(net.forward(images)).to(Device::cpu()).to(DType::Float32);
     const float* src = p.data<float>();
@@ -134,6 +143,7 @@ SplitEvaluation evaluate_split(models::ResNet& net, const data::MultiLabelSplit&
     const int64_t* rows = batch.indices.data<int64_t>();
     for (int64_t i = 0; i < p.size(0); ++i)
       std::copy(src + i * classes, src + (i + 1) * classes, out + rows[i] * classes);
+    fault::at("eval-batch");
   }
   SplitEvaluation result;
   result.map = metrics::mean_average_precision(probabilities, split.labels);
@@ -164,12 +174,17 @@ TrainConfig resume_config(const std::string& run_dir, const TrainConfig& request
       merged.cpu_kernels = requested.cpu_kernels;
     } else if (key == "device") {
       merged.device = requested.device;
+    } else if (key == "on_bad_image") {
+      merged.on_bad_image = requested.on_bad_image;
+    } else if (key == "on_nonfinite") {
+      merged.on_nonfinite = requested.on_nonfinite;
     } else if (key != "out" && requested_json.at(key) != stored_json.at(key)) {
       changed += (changed.empty() ? "--" : ", --") + key;
     }
   }
   SPML_CHECK(changed.empty(), "--resume: ", changed, " differ from the run's ", path,
-             "; only --epochs (and --threads, --workers, --device, --cpu-kernels) may change when resuming");
+             "; only --epochs (and --threads, --workers, --device, --cpu-kernels, --on-bad-image, --on-nonfinite) may "
+             "change when resuming");
   return merged;
 }
 

@@ -61,15 +61,17 @@ struct TrainOutcome {
 };
 
 // Runs the configuration into config.out. A fresh run refuses a folder that already holds a run (config.json or
-// last.ckpt); resume = true continues from RUNDIR/last.ckpt (the caller checks that the configuration matches
-// RUNDIR/config.json: see resume_config) to the same result an uninterrupted run gives. Throws spml::Error for
-// bad data, weights or checkpoints (naming the file), and for a NaN/Inf loss (naming the epoch, the step and the
-// loss; last.ckpt keeps the last completed epoch).
+// last.ckpt); resume = true continues from RUNDIR/last.ckpt (from the start when a run was stopped before its
+// first checkpoint; the caller checks that the configuration matches RUNDIR/config.json: see resume_config) to the
+// same result an uninterrupted run gives. A folder in use by another process is refused (RUNDIR/.lock). Throws
+// spml::Error for bad data, weights or checkpoints (naming the file), for a failed write (naming the file and the
+// cause), and for a NaN/Inf loss under on_nonfinite "stop" (naming the epoch, the step, the loss and the batch;
+// last.ckpt keeps the last completed epoch).
 TrainOutcome run_training(const TrainConfig& config, bool resume, const TrainCallbacks& callbacks = {});
 
 // The configuration to resume RUNDIR with: RUNDIR/config.json with `requested` applied, where only epochs (not
-// below the epochs already run, checked by run_training), threads, workers and device may differ; any other
-// difference is an error naming the keys.
+// below the epochs already run, checked by run_training), threads, workers, device, cpu_kernels and the fault
+// policies on_bad_image and on_nonfinite may differ; any other difference is an error naming the keys.
 TrainConfig resume_config(const std::string& run_dir, const TrainConfig& requested,
                           const std::vector<std::string>& explicitly_set);
 
@@ -83,8 +85,8 @@ data::MultiLabelDataset load_training_data(const TrainConfig& config,
 std::shared_ptr<models::ResNet> make_model(const TrainConfig& config, int64_t num_classes);
 
 // The training loader of a configuration: shuffled, the order from order_seed, flips from flip_seed unless
-// no_flip (each seed falling back to `seed`), the last partial batch kept; `schedule` (an order file) replaces
-// order and flips when set.
+// no_flip (each seed falling back to `seed`), the last partial batch kept, bad images skipped when on_bad_image is
+// "skip"; `schedule` (an order file) replaces order and flips when set.
 data::LoaderOptions train_loader_options(const TrainConfig& config, Device device,
                                          std::shared_ptr<const data::SampleSchedule> schedule = nullptr);
 
@@ -94,7 +96,9 @@ struct SplitEvaluation {
   double seconds = 0;
 };
 
-// Eval mode, no grad, no flip, dataset order; mAP of the float32 probabilities against the clean labels.
+// Eval mode, no grad, no flip, dataset order; mAP of the float32 probabilities against the clean labels. A bad
+// image is an error naming it whatever on_bad_image says (skipping it would change the mAP). Fault point
+// eval-batch after each batch (framework/core/fault_injection.h).
 SplitEvaluation evaluate_split(models::ResNet& net, const data::MultiLabelSplit& split, const std::string& image_root,
                                const TrainConfig& config, Device device);
 

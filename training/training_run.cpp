@@ -3,11 +3,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "framework/core/fault_injection.h"
 #include "framework/core/runtime.h"
 #include "framework/cuda/cuda_runtime.h"
 #include "framework/io/safetensors.h"
@@ -59,6 +62,22 @@ const TrainConfig& validated(const TrainConfig& config) {
   return config;
 }
 
+// "the gr loss (value nan) at epoch 2, step 3 of 8 (batch of 16 images, dataset indices 12, 40, 3, 7, 99 and 11
+// more, first image images/train/000012.png)".
+std::string nonfinite_step_text(const StepResult& result, int epoch, int64_t step, int64_t steps,
+                                const data::Batch& batch, const std::string& loss) {
+  const int64_t n = batch.indices.numel();
+  const int64_t* indices = batch.indices.data<int64_t>();
+  std::string listed;
+  for (int64_t i = 0; i < std::min<int64_t>(n, 5); ++i) listed += (i ? ", " : "") + std::to_string(indices[i]);
+  if (n > 5) listed += " and " + std::to_string(n - 5) + " more";
+  const double v = result.loss;
+  const std::string value = std::isnan(v) ? "nan" : std::isinf(v) ? (v > 0 ? "inf" : "-inf") : std::to_string(v);
+  return "the " + loss + " loss (" + (result.loss_finite ? "logits not finite" : "value " + value) + ") at epoch " +
+         std::to_string(epoch) + ", step " + std::to_string(step) + " of " + std::to_string(steps) + " (batch of " +
+         std::to_string(n) + " images, dataset indices " + listed + ", first image " + batch.paths.front() + ")";
+}
+
 std::string device_description(Device device) {
   return device.is_cuda() ? device.str() + " (" + cuda_runtime::device_name(device.index) + ")" : "cpu";
 }
@@ -101,7 +120,12 @@ TrainingRun::TrainingRun(const TrainConfig& config, bool resume, const TrainCall
   net_->to(device_);
   step_ = std::make_unique<TrainingStep>(config_, net_, dataset_.train.observed, device_);
 
-  if (resume) {
+  for (const std::string& stale : folder_.removed_temp_files())
+    log("removed " + stale + " (the temp file of a write that was killed; the file it was to replace is intact)");
+  if (resume && folder_.starts_over()) {
+    log("resuming " + folder_.dir() + " from the start: it was stopped before its first checkpoint (no " +
+        folder_.checkpoint_path() + ")");
+  } else if (resume) {
     position_ = folder_.load_checkpoint(step_->state(), step_->optimizer());
     SPML_CHECK(config_.epochs >= int(position_.history.size()), "--epochs ", config_.epochs, " is below the ",
                position_.history.size(), " epochs ", folder_.dir(), " has already run");
@@ -135,8 +159,16 @@ bool TrainingRun::train_epoch(int epoch) {
     pos.loss_images = 0;
     pos.train_seconds = 0;
     pos.phases = PhaseSeconds{};
+    pos.skipped_images = 0;
+    pos.skipped_steps = 0;
   }
   loader_->start_epoch(epoch, first_step);
+  // The loader counts the bad images it drops over its lifetime; the position keeps the epoch's share across
+  // resumes.
+  const int64_t loader_skipped_at_start = loader_->stats().images_skipped, skipped_before = pos.skipped_images;
+  const auto count_skipped_images = [&] {
+    pos.skipped_images = skipped_before + loader_->stats().images_skipped - loader_skipped_at_start;
+  };
   const auto train_start = Clock::now();
   const double seconds_before = pos.train_seconds;
   int64_t step = first_step, images_now = 0;
@@ -146,25 +178,35 @@ bool TrainingRun::train_epoch(int epoch) {
       PhaseTimer phase("data", pos.phases.data);
       if (!loader_->next(batch)) break;
     }
+    count_skipped_images();
+    // The batch's place in the epoch, not a count of batches: with bad images skipped a whole batch may be left
+    // out, and a resume must restart at the right one.
+    step = batch.batch_index + 1;
+    if (fault::at("train-batch") == fault::Action::nan)
+      batch.images = Tensor::full(batch.images.shape(), std::nan(""), batch.images.dtype(), batch.images.device());
     const StepResult result = step_->run(batch, pos.phases);
-    ++step;
     const int64_t batch_images = batch.images.size(0);
-    SPML_CHECK(result.finite(), "training stopped: the ", config_.loss, " loss (",
-               result.loss_finite ? "logits not finite" : "value " + std::to_string(result.loss), ") at epoch ", epoch,
-               ", step ", step, " of ", steps, " (batch of ", batch_images, " images starting with ",
-               batch.paths.front(), "); ",
-               !folder_.has_checkpoint() ? std::string("no checkpoint was written yet")
-                                         : folder_.checkpoint_path() +
-                                               " keeps the last good state (resume with --resume, e.g. with a lower "
-                                               "--lr)");
-    pos.loss_sum += result.loss * double(batch_images);
-    pos.loss_images += batch_images;
+    if (result.finite()) {
+      pos.loss_sum += result.loss * double(batch_images);
+      pos.loss_images += batch_images;
+    } else {
+      const std::string what = nonfinite_step_text(result, epoch, step, steps, batch, config_.loss);
+      SPML_CHECK(config_.on_nonfinite == "skip", "training stopped: ", what, "; ",
+                 !folder_.has_checkpoint()
+                     ? std::string("no checkpoint was written yet")
+                     : folder_.checkpoint_path() + " keeps the last good state (--resume continues from it)",
+                 "; --on-nonfinite skip would leave such steps out");
+      ++pos.skipped_steps;
+      if (tty_) std::fprintf(stderr, "\n");
+      log("WARNING: " + what + ": step skipped (--on-nonfinite skip: no update, BatchNorm statistics kept)");
+    }
     images_now += batch_images;
+    fault::at("train-step");
     if (callbacks_.on_step) callbacks_.on_step(epoch, step, result.loss);
     if (tty_) {
       const double elapsed = seconds_since(train_start);
       print_progress(epoch, config_.epochs, step, steps, double(images_now) / elapsed,
-                     pos.loss_sum / double(pos.loss_images),
+                     pos.loss_images > 0 ? pos.loss_sum / double(pos.loss_images) : 0.0,
                      elapsed / double(step - first_step) * double(steps - step));
     }
     if (stop_requested() && step < steps) {  // polled after every step: the tests count the polls
@@ -175,7 +217,11 @@ bool TrainingRun::train_epoch(int epoch) {
       return false;
     }
   }
+  count_skipped_images();  // next() also counts the bad images of batches it left out at the epoch's end
   if (tty_) std::fprintf(stderr, "\n");
+  SPML_CHECK(pos.loss_images > 0, "training stopped: epoch ", epoch, " trained no image (", pos.skipped_steps,
+             " non-finite steps and ", pos.skipped_images,
+             " bad images skipped): the run diverged or the data cannot be read");
   pos.train_seconds = seconds_before + seconds_since(train_start);
   return true;
 }
@@ -193,6 +239,8 @@ const EpochRecord& TrainingRun::end_epoch(int epoch) {
   record.val_map = val.map.map_percent;
   record.images_per_s = pos.train_seconds > 0 ? double(pos.loss_images) / pos.train_seconds : 0;
   record.phases = pos.phases;
+  record.skipped_images = pos.skipped_images;
+  record.skipped_steps = pos.skipped_steps;
   // The training phase's time plus validation's: the wall time of an epoch, summed over its resumed pieces.
   record.seconds = pos.train_seconds + pos.phases.eval;
   pos.history.push_back(record);
@@ -205,6 +253,7 @@ const EpochRecord& TrainingRun::end_epoch(int epoch) {
   pos.next_epoch = epoch + 1;
   pos.next_step = 0;
   folder_.write_epoch_files(pos.history, config_.loss + " seed " + std::to_string(config_.seed));
+  folder_.write_run_counts(pos.history);
   folder_.save_checkpoint(step_->state(), step_->optimizer(), pos, config_);
   log("epoch " + std::to_string(epoch) + "/" + std::to_string(config_.epochs) +
       (step_->backbone_frozen() ? " (backbone frozen)" : "") + ": train_loss " + format_fixed(record.train_loss, 4) +
@@ -212,7 +261,9 @@ const EpochRecord& TrainingRun::end_epoch(int epoch) {
       (decision.improved
            ? " (best)"
            : " (best " + format_fixed(pos.best_val_map, 2) + " @ " + std::to_string(pos.best_epoch) + ")") +
-      ", " + format_fixed(record.seconds, 1) + " s, " + format_fixed(record.images_per_s, 1) + " img/s");
+      ", " + format_fixed(record.seconds, 1) + " s, " + format_fixed(record.images_per_s, 1) + " img/s" +
+      (record.skipped_images > 0 ? ", " + std::to_string(record.skipped_images) + " bad images skipped" : "") +
+      (record.skipped_steps > 0 ? ", " + std::to_string(record.skipped_steps) + " non-finite steps skipped" : ""));
   log("  phases: " + phases_text(pos.phases));
   if (pos.stopped_early)
     log("early stop: val mAP " + format_fixed(record.val_map, 2) + " is more than 2 points below the best " +
@@ -239,7 +290,12 @@ TrainOutcome TrainingRun::finish() {
   step_->net().load_state_dict(best.tensors, /*strict=*/true);
   const SplitEvaluation test = evaluate_split(step_->net(), dataset_.test, dataset_.image_root, config_, device_);
   double seconds_total = 0;
-  for (const EpochRecord& r : pos.history) seconds_total += r.seconds;
+  int64_t skipped_images = 0, skipped_steps = 0;
+  for (const EpochRecord& r : pos.history) {
+    seconds_total += r.seconds;
+    skipped_images += r.skipped_images;
+    skipped_steps += r.skipped_steps;
+  }
   const nlohmann::json test_json = {{"test_mAP", test.map.map_percent},
                                     {"per_class_AP", test.map.per_class_ap},
                                     {"best_epoch", pos.best_epoch},
@@ -249,6 +305,8 @@ TrainOutcome TrainingRun::finish() {
                                     {"seconds_total", seconds_total},
                                     {"test_seconds", test.seconds},
                                     {"test_images", dataset_.test.size()},
+                                    {"skipped_images", skipped_images},
+                                    {"skipped_steps", skipped_steps},
                                     {"class_names", dataset_.class_names},
                                     {"dataset", config_.dataset},
                                     {"arch", config_.arch},

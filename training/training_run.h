@@ -32,11 +32,14 @@ class TrainingRun {
 
   // Trains epoch `epoch` (== next_epoch()) from the position's step. Returns false when a stop was requested
   // before the epoch's last step: last.ckpt then holds the position mid-epoch. A non-finite loss or logits throws
-  // naming the epoch, the step, the loss and the batch's first image.
+  // naming the epoch, the step, the loss, the batch's dataset indices and its first image (on_nonfinite "stop"),
+  // or skips the step with a warning and counts it ("skip"); bad images are counted when skipped. Fault points
+  // train-batch and train-step (framework/core/fault_injection.h).
   bool train_epoch(int epoch);
 
   // After train_epoch: validation mAP, the epoch's record, best.safetensors on strict improvement, the early-stop
-  // decision, metrics files and last.ckpt; logs the epoch's line.
+  // decision, metrics files, run.json's fault counts and last.ckpt (in that order: last.ckpt last, so a crash
+  // before it repeats the epoch); logs the epoch's line.
   const EpochRecord& end_epoch(int epoch);
 
   // Whether the callbacks ask to stop now.

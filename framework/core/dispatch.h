@@ -27,16 +27,18 @@ inline cudaStream_t stream_of(const Tensor& t) {
 
 }  // namespace spml::detail
 
-// Runs cpu_stmt for CPU tensors and cuda_stmt for CUDA ones; a build without CUDA never has CUDA tensors
+// Runs cpu_stmt for CPU tensors and cuda_stmt for CUDA ones, the latter with `device` current (launches, cuBLAS and
+// cuDNN run on the current device, not on the one whose stream they get); a build without CUDA never has CUDA tensors
 // (their storage cannot be allocated), so the CUDA branch compiles away there.
 #if SPML_WITH_CUDA
-#define SPML_ON_DEVICE(device, cpu_stmt, cuda_stmt) \
-  do {                                              \
-    if ((device).is_cpu()) {                        \
-      cpu_stmt;                                     \
-    } else {                                        \
-      cuda_stmt;                                    \
-    }                                               \
+#define SPML_ON_DEVICE(device, cpu_stmt, cuda_stmt)                         \
+  do {                                                                      \
+    if ((device).is_cpu()) {                                                \
+      cpu_stmt;                                                             \
+    } else {                                                                \
+      ::spml::cuda_runtime::DeviceGuard spml_device_guard_((device).index); \
+      cuda_stmt;                                                            \
+    }                                                                       \
   } while (0)
 #else
 #define SPML_ON_DEVICE(device, cpu_stmt, cuda_stmt)                           \

@@ -51,25 +51,6 @@ std::string mib(std::size_t bytes) {
   return out.str();
 }
 
-// Sets the current device for the scope and restores the caller's afterwards (the current device is
-// per-thread state the framework does not own).
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device) : device_(device) {
-    SPML_CUDA_CHECK(cudaGetDevice(&previous_));
-    if (previous_ != device_) SPML_CUDA_CHECK(cudaSetDevice(device_));
-  }
-  ~DeviceGuard() {
-    if (previous_ != device_) (void)cudaSetDevice(previous_);
-  }
-  DeviceGuard(const DeviceGuard&) = delete;
-  DeviceGuard& operator=(const DeviceGuard&) = delete;
-
- private:
-  int device_;
-  int previous_ = 0;
-};
-
 struct DeviceState {
   std::once_flag stream_once, cublas_once, cudnn_once;
   std::atomic<cudaStream_t> stream{nullptr};
@@ -88,6 +69,21 @@ struct Probe {
   DeviceState* states = nullptr;  // one per device, never freed: streams and handles live for the process
 };
 
+// Why the runtime found no device when the driver is the cause: none installed, or older than this build's runtime
+// (the runtime's own message, "CUDA driver version is insufficient", does not say which versions).
+std::string driver_note(cudaError_t status) {
+  int driver = 0, runtime = 0;
+  (void)cudaDriverGetVersion(&driver);
+  (void)cudaRuntimeGetVersion(&runtime);
+  (void)cudaGetLastError();
+  auto version = [](int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); };
+  if (driver == 0) return ": no NVIDIA driver is loaded";
+  if (status == cudaErrorInsufficientDriver || driver < runtime)
+    return ": the driver supports CUDA " + version(driver) + ", this build's runtime is CUDA " + version(runtime) +
+           " (install a newer driver)";
+  return "";
+}
+
 // Never destroyed (like the states): storage freed by static destructors at exit still finds the pools.
 const Probe& probe() {
   static std::once_flag once;
@@ -98,7 +94,7 @@ const Probe& probe() {
     const cudaError_t status = cudaGetDeviceCount(&count);
     if (status != cudaSuccess) {
       (void)cudaGetLastError();  // a failed probe must not leave an error behind for the next checked call
-      result.reason = std::string("no CUDA device (") + cudaGetErrorString(status) + ")";
+      result.reason = std::string("no CUDA device (") + cudaGetErrorString(status) + ")" + driver_note(status);
     } else if (count <= 0) {
       result.reason = "no CUDA device (the runtime reports 0 devices)";
     } else {
@@ -189,6 +185,14 @@ bool is_pinned_host(const void* ptr) {
 }
 
 }  // namespace
+
+DeviceGuard::DeviceGuard(int device) : device_(device) {
+  SPML_CUDA_CHECK(cudaGetDevice(&previous_));
+  if (previous_ != device_) SPML_CUDA_CHECK(cudaSetDevice(device_));
+}
+DeviceGuard::~DeviceGuard() {
+  if (previous_ != device_) (void)cudaSetDevice(previous_);
+}
 
 bool is_available() {
   return probe().count > 0;
@@ -430,6 +434,8 @@ std::string device_name(int) {
 void synchronize(int) {
   built_without_cuda("cuda_runtime::synchronize");
 }
+DeviceGuard::DeviceGuard(int device) : device_(device), previous_(device) {}
+DeviceGuard::~DeviceGuard() = default;
 void* device_allocate(std::size_t, int) {
   built_without_cuda("cuda_runtime::device_allocate");
 }

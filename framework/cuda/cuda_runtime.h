@@ -28,6 +28,22 @@ std::string device_name(int index);
 // Blocks until all work queued on the device's stream is done.
 void synchronize(int index);
 
+// Makes `device` the calling thread's current CUDA device for the scope and restores the previous one after.
+// Kernel launches, cuBLAS and cuDNN run on the current device, so every op on cuda:N runs under one (the
+// dispatch point, framework/core/dispatch.h). Costs one cudaGetDevice when the device already is current; a
+// no-op in a build without CUDA.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device);
+  ~DeviceGuard();
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int device_ = 0;
+  int previous_ = 0;
+};
+
 #if SPML_WITH_CUDA
 // The stream all framework work on `device` is queued on (created non-blocking on first use).
 cudaStream_t stream(int device);

@@ -14,16 +14,19 @@ constexpr const char* kFormat = "spml-order-1";
 }
 
 SampleSchedule read_sample_schedule(const std::string& path) {
+  return parse_sample_schedule(io::read_text_file(path), path);
+}
+
+SampleSchedule parse_sample_schedule(const std::string& text, const std::string& path) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(io::read_text_file(path));
-  } catch (const spml::Error&) {
-    throw;
+    j = nlohmann::json::parse(text);
   } catch (const std::exception& e) {
     SPML_FAIL("order file ", path, ": not valid JSON (", e.what(), ")");
   }
-  SPML_CHECK(j.is_object() && j.value("format", "") == kFormat, "order file ", path,
-             ": expected a JSON object with \"format\": \"", kFormat, "\"");
+  const auto format = j.is_object() ? j.find("format") : j.end();
+  SPML_CHECK(j.is_object() && format != j.end() && format->is_string() && format->get<std::string>() == kFormat,
+             "order file ", path, ": expected a JSON object with \"format\": \"", kFormat, "\"");
   SPML_CHECK(j.contains("size") && j["size"].is_number_integer() && j["size"].get<int64_t>() >= 0, "order file ", path,
              ": \"size\" must be a non-negative integer");
   SPML_CHECK(j.contains("epochs") && j["epochs"].is_array() && !j["epochs"].empty(), "order file ", path,

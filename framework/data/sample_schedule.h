@@ -25,6 +25,9 @@ struct SampleSchedule {
 // Reads and checks an order file: the format tag, every epoch's order a permutation of [0, size), flips of length
 // size with values 0/1. Errors name the file, the epoch and the offending entry.
 SampleSchedule read_sample_schedule(const std::string& path);
+// The same for the file's text; `name` stands in for the path in messages. Nothing is allocated beyond the sizes of
+// the arrays actually present in the text.
+SampleSchedule parse_sample_schedule(const std::string& text, const std::string& name);
 
 // Checks that `schedule` fits a split of n rows and covers epochs 1..epochs; errors name `source`.
 void check_sample_schedule(const SampleSchedule& schedule, int64_t n, int epochs, const std::string& source);

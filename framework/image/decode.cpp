@@ -16,18 +16,18 @@
 #define STBI_NO_STDIO  // bytes come from io::read_file
 #define STBI_NO_HDR    // PIL does not read Radiance HDR either
 #define STBI_NO_LINEAR
+#define STBI_NO_PIC  // nor Softimage PIC (PIL has no reader for it; its run-length counts defeat the size check below)
 #include "stb_image.h"
 
 namespace spml::image {
 namespace {
 
-// PIL's DecompressionBombError limit (2 * Image.MAX_IMAGE_PIXELS): larger images are refused before allocating.
-constexpr int64_t kMaxPixels = 178956970;
-
+// Larger images are refused before allocating (kMaxImagePixels in image.h: below PIL's DecompressionBombError
+// limit of 178956970 pixels, so that stb_image's GIF decoder, which keeps 9 bytes per pixel, stays under 1 GB).
 void check_size(int width, int height, const std::string& name) {
   SPML_CHECK(width > 0 && height > 0, name, ": image with an empty size ", width, "x", height);
-  SPML_CHECK(int64_t(width) * height <= kMaxPixels, name, ": image too large (", width, "x", height, " pixels, limit ",
-             kMaxPixels, " like PIL's decompression-bomb check)");
+  SPML_CHECK(int64_t(width) * height <= kMaxImagePixels, name, ": image too large (", width, "x", height,
+             " pixels, limit ", kMaxImagePixels, ", a decompression-bomb check like PIL's)");
 }
 
 bool is_jpeg(const uint8_t* data, std::size_t size) {
@@ -169,20 +169,186 @@ Image decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& name) {
   return img;
 }
 
-Image decode_stb(const std::vector<uint8_t>& bytes, const std::string& name) {
+// True when stb_image takes the bytes for a JPEG: its marker reader accepts 0xFF, any number of 0xFF fill bytes,
+// then SOI (0xD8).
+bool stb_sees_jpeg(const uint8_t* d, std::size_t n) {
+  if (n < 2 || d[0] != 0xFF) return false;
+  std::size_t i = 1;
+  while (i < n && d[i] == 0xFF) ++i;
+  return i < n && d[i] == 0xD8;
+}
+
+// stb_image's JPEG decoder in Debian's release (2022-09, before stb_image 2.28) writes past its Huffman tables
+// (size[257], values[256]) when a DHT segment declares more than 256 codes. Such data is refused before stb_image
+// sees it: every FF C4 in the file is read the way stb_image reads a DHT segment (bytes past the end read as 0), so
+// a table it could reach anywhere is checked. Returns true when some table declares more than 256 codes.
+bool jpeg_has_oversized_huffman_table(const uint8_t* d, std::size_t n) {
+  for (std::size_t p = 0; p + 1 < n; ++p) {
+    if (d[p] != 0xFF || d[p + 1] != 0xC4) continue;
+    std::size_t q = p + 2;
+    auto get8 = [&]() -> int { return q < n ? d[q++] : 0; };
+    int length = get8() << 8;
+    length |= get8();
+    length -= 2;
+    while (length > 0 && q < n) {
+      const int head = get8();
+      if ((head >> 4) > 1 || (head & 15) > 3) break;  // stb_image stops there ("bad DHT header")
+      int codes = 0;
+      for (int i = 0; i < 16; ++i) codes += get8();
+      if (codes > 256) return true;
+      q += std::size_t(codes);
+      length -= 17 + codes;
+    }
+  }
+  return false;
+}
+
+// The format stb_image's loader picks, in the order it tries them (stbi__load_main).
+enum class StbFormat { Png, Bmp, Gif, Psd, Jpeg, Pnm, Tga };
+
+StbFormat stb_format(const uint8_t* d, std::size_t n) {
+  auto starts = [&](const char* magic, std::size_t len) { return n >= len && std::memcmp(d, magic, len) == 0; };
+  if (starts("\x89PNG\r\n\x1a\n", 8)) return StbFormat::Png;
+  if (starts("BM", 2)) return StbFormat::Bmp;
+  if (starts("GIF87a", 6) || starts("GIF89a", 6)) return StbFormat::Gif;
+  if (starts("8BPS", 4)) return StbFormat::Psd;
+  if (stb_sees_jpeg(d, n)) return StbFormat::Jpeg;
+  if (starts("P5", 2) || starts("P6", 2)) return StbFormat::Pnm;
+  return StbFormat::Tga;  // stb_image's last, weakest test
+}
+
+// A decompression-bomb check by format: the most pixels one byte of the file can produce with the format's best
+// compression, generously rounded up. stb_image decodes a truncated file by reading zeros past its end, so without
+// this a file of a few hundred bytes claiming 7000 x 5000 pixels is decoded pixel by pixel in full.
+// PNG: deflate expands at most 1032:1, at 1 bit per pixel; GIF: LZW codes of at least 3 bits, each at most 4096
+// pixels; JPEG: at least 1 bit per 8x8 block (a progressive DC scan); PSD and RLE TGA: a 2-byte packet repeats at most
+// 128 pixels; BMP (stb_image reads no RLE BMP): 1 bit per pixel; PNM: 1 byte per sample.
+int64_t max_pixels_per_byte(StbFormat format) {
+  switch (format) {
+    case StbFormat::Png:
+      return 8 * 1032;
+    case StbFormat::Gif:
+      return 4096 * 8 / 3 + 1;
+    case StbFormat::Jpeg:
+      return 512;
+    case StbFormat::Psd:
+    case StbFormat::Tga:
+      return 128;
+    case StbFormat::Bmp:
+      return 8;
+    case StbFormat::Pnm:
+      return 1;
+  }
+  return 1;
+}
+
+const char* stb_format_name(StbFormat format) {
+  switch (format) {
+    case StbFormat::Png:
+      return "PNG";
+    case StbFormat::Bmp:
+      return "BMP";
+    case StbFormat::Gif:
+      return "GIF";
+    case StbFormat::Psd:
+      return "PSD";
+    case StbFormat::Jpeg:
+      return "JPEG";
+    case StbFormat::Pnm:
+      return "PNM";
+    case StbFormat::Tga:
+      return "TGA";
+  }
+  return "image";
+}
+
+// Two stb_image PNG bugs are kept away by walking the chunks first (up to IEND, where stb_image stops):
+// - an IDAT chunk whose length exceeds the bytes left: stb_image grows its buffer to that length (up to 2 GiB) before
+//   it finds the data missing. Refused here as a truncated PNG.
+// - a first IDAT chunk that is empty: stb_image memcpys 0 bytes to a null buffer (undefined behaviour; UBSan: "null
+//   pointer passed as argument 1"). Empty IDAT chunks carry nothing (and stb_image checks no CRC), so a copy
+//   without them decodes to the same image.
+// Returns true and fills `out` when chunks were dropped.
+bool prepare_png(const std::vector<uint8_t>& bytes, std::vector<uint8_t>& out, const std::string& name) {
+  auto u32 = [&](std::size_t at) {
+    return (uint32_t(bytes[at]) << 24) | (uint32_t(bytes[at + 1]) << 16) | (uint32_t(bytes[at + 2]) << 8) |
+           bytes[at + 3];
+  };
+  std::vector<std::pair<std::size_t, std::size_t>> keep;  // [begin, end) byte ranges
+  std::size_t pos = 8, kept_from = 0;
+  while (pos + 8 <= bytes.size()) {
+    const uint64_t length = u32(pos);
+    const bool idat = std::memcmp(&bytes[pos + 4], "IDAT", 4) == 0;
+    if (std::memcmp(&bytes[pos + 4], "IEND", 4) == 0) break;
+    const uint64_t left = bytes.size() - pos - 8;
+    SPML_CHECK(!idat || length <= left, name, ": corrupt or truncated PNG: an IDAT chunk at byte ", pos, " claims ",
+               length, " bytes, only ", left, " follow");
+    if (idat && length == 0) {
+      keep.emplace_back(kept_from, pos);
+      kept_from = pos + 12;
+    }
+    if (length + 12 > bytes.size() - pos) break;  // a cut-off chunk other than IDAT: stb_image reports it
+    pos += 12 + std::size_t(length);
+  }
+  if (keep.empty()) return false;
+  keep.emplace_back(std::min(kept_from, bytes.size()), bytes.size());
+  out.clear();
+  for (const auto& [begin, end] : keep)
+    out.insert(out.end(), bytes.begin() + std::ptrdiff_t(begin), bytes.begin() + std::ptrdiff_t(end));
+  return true;
+}
+
+// stb_image's PNM header reader accumulates width, height and maxval in an int without an overflow check (signed
+// overflow, undefined behaviour; UBSan: "244444444 * 10 cannot be represented in type 'int'"). The three numbers are
+// found the way stb_image reads them (white space and '#' comments between them) and more than 9 digits is refused:
+// no valid width, height (at most 2^24 in stb_image) or maxval (at most 65535) needs them.
+bool pnm_header_number_too_long(const uint8_t* d, std::size_t n) {
+  auto space = [](uint8_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  std::size_t i = 2;  // after "P5" / "P6"
+  for (int field = 0; field < 3; ++field) {
+    for (;;) {
+      while (i < n && space(d[i])) ++i;
+      if (i >= n || d[i] != '#') break;
+      while (i < n && d[i] != '\n' && d[i] != '\r') ++i;
+    }
+    std::size_t digits = 0;
+    while (i < n && d[i] >= '0' && d[i] <= '9') ++digits, ++i;
+    if (digits > 9) return true;
+    if (digits == 0) return false;  // stb_image refuses the header itself
+  }
+  return false;
+}
+
+Image decode_stb(const std::vector<uint8_t>& original, const std::string& name) {
+  std::vector<uint8_t> stripped;
+  const std::vector<uint8_t>& bytes =
+      stb_format(original.data(), original.size()) == StbFormat::Png && prepare_png(original, stripped, name)
+          ? stripped
+          : original;
   SPML_CHECK(bytes.size() <= std::size_t(std::numeric_limits<int>::max()), name, ": file too large for stb_image (",
              bytes.size(), " bytes)");
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int size = int(bytes.size());
+  if (stb_format(data, bytes.size()) == StbFormat::Pnm && pnm_header_number_too_long(data, bytes.size()))
+    SPML_FAIL(name, ": corrupt PNM header (a number with more than 9 digits)");
+  if (stb_sees_jpeg(data, bytes.size()) && jpeg_has_oversized_huffman_table(data, bytes.size()))
+    SPML_FAIL(name, ": corrupt JPEG (a Huffman table declares more than 256 codes)");
   int width = 0, height = 0, channels = 0;
   if (!stbi_info_from_memory(data, size, &width, &height, &channels))
     SPML_FAIL(name, ": not a supported image (stb_image: ", stbi_failure_reason(), ")");
   check_size(width, height, name);
+  const StbFormat format = stb_format(data, bytes.size());
+  const int64_t per_byte = max_pixels_per_byte(format);
+  SPML_CHECK(int64_t(width) * height <= per_byte * int64_t(bytes.size()), name, ": corrupt or truncated ",
+             stb_format_name(format), ": it claims ", width, "x", height, " pixels, more than a file of ", bytes.size(),
+             " bytes can hold (at most ", per_byte, " pixels per byte)");
   Image img;
   if (channels == 1 && stbi_is_16_bit_from_memory(data, size)) {
     // 16-bit gray PNG: PIL opens it as mode I and convert('RGB') clips each value to 0..255.
     stbi_us* grey = stbi_load_16_from_memory(data, size, &width, &height, &channels, 1);
     if (!grey) SPML_FAIL(name, ": corrupt or truncated image (stb_image: ", stbi_failure_reason(), ")");
+    if (width <= 0 || height <= 0 || int64_t(width) * height > kMaxImagePixels) stbi_image_free(grey);
+    check_size(width, height, name);  // the decoder's size, which need not be the one its info call reported
     img.width = width;
     img.height = height;
     img.rgb.resize(std::size_t(width) * std::size_t(height) * 3);
@@ -194,6 +360,8 @@ Image decode_stb(const std::vector<uint8_t>& bytes, const std::string& name) {
   // stb_image drops alpha (no premultiplication), replicates gray and expands palettes; 16 bits keep the high byte.
   stbi_uc* pixels = stbi_load_from_memory(data, size, &width, &height, &channels, 3);
   if (!pixels) SPML_FAIL(name, ": corrupt or truncated image (stb_image: ", stbi_failure_reason(), ")");
+  if (width <= 0 || height <= 0 || int64_t(width) * height > kMaxImagePixels) stbi_image_free(pixels);
+  check_size(width, height, name);
   img.width = width;
   img.height = height;
   img.rgb.assign(pixels, pixels + std::size_t(width) * std::size_t(height) * 3);
@@ -205,7 +373,14 @@ Image decode_stb(const std::vector<uint8_t>& bytes, const std::string& name) {
 
 Image decode_image_bytes_with(const std::vector<uint8_t>& bytes, const std::string& name, bool use_stb) {
   SPML_CHECK(!bytes.empty(), name, ": empty file, not an image");
-  if (!use_stb && is_jpeg(bytes.data(), bytes.size())) return decode_jpeg(bytes, name);
+  // Everything stb_image would take for a JPEG goes to libjpeg-turbo, also files that start FF FF D8 or FF D8 00
+  // (not JPEG magic for PIL, which refuses them; libjpeg-turbo refuses or warns): stb_image's JPEG decoder in
+  // Debian's release (2022-09, before stb_image 2.28) reads and writes out of bounds on malformed Huffman tables.
+  const bool jpeg = is_jpeg(bytes.data(), bytes.size()) || stb_sees_jpeg(bytes.data(), bytes.size());
+  if (jpeg && !use_stb) return decode_jpeg(bytes, name);
+  // Forced stb_image on a JPEG (comparisons, benchmarks): only a file that libjpeg-turbo decodes cleanly reaches
+  // stb_image's JPEG decoder.
+  if (jpeg) decode_jpeg(bytes, name);
   return decode_stb(bytes, name);
 }
 

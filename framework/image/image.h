@@ -19,6 +19,11 @@ struct Image {
   std::vector<uint8_t> rgb;
 };
 
+// Decoding refuses images of more than this many pixels (8192 x 8192) before allocating anything for them, with an
+// spml::Error naming the file: a hostile header of a few bytes cannot ask for gigabytes. PIL's own limit is higher
+// (178956970); the SPML data sets' images are under 1 megapixel.
+inline constexpr int64_t kMaxImagePixels = int64_t(1) << 26;
+
 // ImageNet statistics of torchvision's Normalize.
 inline constexpr float kImageNetMean[3] = {0.485f, 0.456f, 0.406f};
 inline constexpr float kImageNetStd[3] = {0.229f, 0.224f, 0.225f};
@@ -37,7 +42,14 @@ Image decode_image(const std::string& path);
 // The same from bytes in memory; `name` (usually the path) goes into error messages.
 Image decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string& name);
 // The same, choosing the decoder instead of sniffing: for comparisons and benchmarks (JPEG through stb_image is
-// NOT equal to PIL). `use_stb` forces stb_image for every format.
+// NOT equal to PIL). `use_stb` forces stb_image for every format; a JPEG must then also decode cleanly through
+// libjpeg-turbo first (stb_image's JPEG decoder in Debian's release is unsafe on malformed files).
+//
+// Caps (decode_image and both variants): at most kMaxImagePixels pixels; and for the formats stb_image decodes, at
+// most as many pixels as the file's bytes can hold with the format's best compression (PNG 8256 per byte, GIF
+// 10923, JPEG 512, PSD and TGA 128, BMP 8, PNM 1), checked before decoding: a truncated or hostile header of a few
+// bytes gets an spml::Error, not a decode of millions of pixels. Softimage PIC is not read (PIL cannot read it
+// either).
 Image decode_image_bytes_with(const std::vector<uint8_t>& bytes, const std::string& name, bool use_stb);
 
 // Resizes to out_w x out_h exactly like Pillow's Image.resize((out_w, out_h), Image.BILINEAR) on an RGB image:

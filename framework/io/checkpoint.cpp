@@ -29,24 +29,31 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const opt
   write_safetensors(path, tensors, {{"format", kFormat}, {"meta", meta}});
 }
 
-std::string load_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer& opt) {
-  SafetensorsFile file = read_safetensors(path);
+CheckpointContents checkpoint_contents(SafetensorsFile file, const std::string& path) {
   auto format = file.metadata.find("format");
   SPML_CHECK(format != file.metadata.end(), path, ": not an spml checkpoint (no \"format\" in the metadata)");
   SPML_CHECK(format->second == kFormat, path, ": checkpoint format '", format->second, "' is not '", kFormat, "'");
   auto meta = file.metadata.find("meta");
   SPML_CHECK(meta != file.metadata.end(), path, ": checkpoint has no \"meta\" in its metadata");
 
-  std::map<std::string, Tensor> model_state, optim_state;
+  CheckpointContents contents;
+  contents.metadata_json = meta->second;
   for (auto& [key, t] : file.tensors) {
     if (key.rfind(kModel, 0) == 0) {
-      model_state.emplace(key.substr(kModel.size()), std::move(t));
+      contents.model_state.emplace(key.substr(kModel.size()), std::move(t));
     } else if (key.rfind(kOptim, 0) == 0) {
-      optim_state.emplace(key.substr(kOptim.size()), std::move(t));
+      contents.optim_state.emplace(key.substr(kOptim.size()), std::move(t));
     } else {
       SPML_FAIL(path, ": checkpoint key '", key, "' is neither under 'model.' nor under 'optim.'");
     }
   }
+  return contents;
+}
+
+std::string load_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer& opt) {
+  CheckpointContents contents = checkpoint_contents(read_safetensors(path), path);
+  std::map<std::string, Tensor>& model_state = contents.model_state;
+  std::map<std::string, Tensor>& optim_state = contents.optim_state;
 
   // The model's load checks every key before copying; keep its previous values to undo it when the optimizer
   // state does not load.
@@ -63,7 +70,7 @@ std::string load_checkpoint(const std::string& path, nn::Module& model, optim::O
     model.load_state_dict(backup, /*strict=*/true);
     SPML_FAIL(path, ": optimizer state: ", e.what());
   }
-  return meta->second;
+  return contents.metadata_json;
 }
 
 }  // namespace spml::io

@@ -3,7 +3,10 @@
 // state, configuration), so a resumed run continues the same trajectory.
 #pragma once
 
+#include <map>
 #include <string>
+
+#include "framework/core/tensor.h"
 
 namespace spml::nn {
 class Module;
@@ -24,5 +27,15 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const opt
 // "model."/"optim." and a format other than "spml-checkpoint-1" are errors naming the path. When the optimizer
 // state fails to load, the model is restored to what it held before the call.
 std::string load_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer& opt);
+
+struct SafetensorsFile;
+
+// The pure parse step of load_checkpoint, without a model: checks the {"format", "meta"} wrapper in the metadata
+// and splits the tensors into the "model." and "optim." state dicts (prefixes removed). Errors name `name`.
+struct CheckpointContents {
+  std::map<std::string, Tensor> model_state, optim_state;
+  std::string metadata_json;  // the "meta" text as stored (not parsed here)
+};
+CheckpointContents checkpoint_contents(SafetensorsFile file, const std::string& name);
 
 }  // namespace spml::io

@@ -84,19 +84,26 @@ std::size_t type_size(NpyType type) {
   SPML_FAIL("npy: unknown NpyType ", static_cast<int>(type));
 }
 
-// numel * item_size with overflow and sign checks; `what` prefixes the messages.
+// numel * item_size with overflow and sign checks; `what` prefixes the messages. The product of the non-zero
+// dimensions must fit as well, so that a shape such as (0, 2**40, 2**40) (no data, but an element count that
+// overflows int64 in any other order of the factors) never reaches the tensor code.
 std::size_t checked_byte_count(const std::vector<int64_t>& shape, std::size_t item_size, const std::string& what) {
   const uint64_t limit = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-  uint64_t numel = 1;
+  uint64_t nonzero = 1;
+  bool empty = false;
   for (int64_t d : shape) {
     SPML_CHECK(d >= 0, what, ": bad shape ", shape_text(shape), ": dimensions must be non-negative");
-    if (d != 0 && numel > limit / static_cast<uint64_t>(d))
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    if (nonzero > limit / static_cast<uint64_t>(d))
       SPML_FAIL(what, ": bad shape ", shape_text(shape), ": too many elements");
-    numel *= static_cast<uint64_t>(d);
+    nonzero *= static_cast<uint64_t>(d);
   }
-  if (item_size != 0 && numel > limit / item_size)
+  if (item_size != 0 && nonzero > limit / item_size)
     SPML_FAIL(what, ": bad shape ", shape_text(shape), ": too many bytes");
-  return static_cast<std::size_t>(numel * item_size);
+  return empty ? 0 : static_cast<std::size_t>(nonzero * item_size);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -416,6 +423,10 @@ Header parse_header(const uint8_t* bytes, std::size_t size, const std::string& n
       type_size(h.dtype.type) * static_cast<std::size_t>(h.dtype.type == NpyType::Unicode ? h.dtype.string_length : 1);
   h.data_offset = prefix + header_len;
   h.data_bytes = checked_byte_count(h.shape, item, name);
+  // Zero-width strings take no bytes, so the file size bounds nothing: a few bytes could claim 2**62 elements.
+  // np.save never writes '<U0' for a non-empty array (NumPy widens it to '<U1').
+  SPML_CHECK(item != 0 || checked_byte_count(h.shape, 1, name) == 0, name, ": dtype ", descr->str,
+             " (zero-width strings) with a non-empty shape ", shape_text(h.shape), " is not supported");
   const std::size_t actual = size - h.data_offset;
   SPML_CHECK(actual >= h.data_bytes, name, ": truncated data: expected ", h.data_bytes, " bytes for shape ",
              shape_text(h.shape), " of ", descr->str, " but the file has ", actual, " bytes after the header");

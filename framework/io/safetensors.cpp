@@ -171,46 +171,53 @@ std::string join_keys(const std::vector<std::string>& keys, std::size_t max_list
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------- read
-SafetensorsFile read_safetensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  SPML_CHECK(in.good(), path, ": cannot open for reading (", std::strerror(errno), ")");
-  in.seekg(0, std::ios::end);
-  const std::streamoff size_off = in.tellg();
-  SPML_CHECK(size_off >= 0, path, ": cannot determine the file size");
-  const uint64_t file_size = uint64_t(size_off);
-  in.seekg(0, std::ios::beg);
-  SPML_CHECK(file_size >= 8, path, ": truncated safetensors file: ", file_size,
-             " bytes, fewer than the 8 of the header length");
-  unsigned char len_bytes[8];
-  in.read(reinterpret_cast<char*>(len_bytes), 8);
-  SPML_CHECK(in.gcount() == 8, path, ": read error in the header length");
+namespace {
+
+// The 8-byte little-endian header length, checked against the cap and against the bytes that follow it.
+uint64_t checked_header_length(const unsigned char len_bytes[8], uint64_t file_size, const std::string& path) {
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | len_bytes[i];
   SPML_CHECK(header_len <= file_size - 8, path, ": header length ", header_len, " is larger than the file (", file_size,
              " bytes, ", file_size - 8, " after the length field)");
-  std::string header(std::size_t(header_len), '\0');
-  in.read(header.data(), std::streamsize(header_len));
-  SPML_CHECK(uint64_t(in.gcount()) == header_len, path, ": read error in the header");
-  const uint64_t buffer_size = file_size - 8 - header_len;
+  SPML_CHECK(header_len <= kMaxSafetensorsHeaderBytes, path, ": header length ", header_len, " exceeds the limit of ",
+             kMaxSafetensorsHeaderBytes, " bytes (that of Python's safetensors)");
+  return header_len;
+}
 
+struct ParsedHeader {
+  std::map<std::string, std::string> metadata;
+  std::vector<Entry> entries;  // sorted by data_offsets; the ranges tile [0, buffer_size) exactly
+};
+
+// Validates the JSON header against a data buffer of buffer_size bytes (see read_safetensors for the rules).
+ParsedHeader parse_header_json(const std::string& header, uint64_t buffer_size, const std::string& path) {
   json root;
   try {
-    root = json::parse(header);
+    // The parser itself is iterative, but printing (error messages) and some accessors recurse: bound the depth.
+    root = json::parse(header, [&](int depth, json::parse_event_t, json&) {
+      SPML_CHECK(depth <= kMaxSafetensorsJsonDepth, path, ": invalid JSON header: nested deeper than ",
+                 kMaxSafetensorsJsonDepth, " levels");
+      return true;
+    });
   } catch (const json::exception& e) {
     SPML_FAIL(path, ": invalid JSON header (", e.what(), ")");
   }
   SPML_CHECK(root.is_object(), path, ": invalid header: expected a JSON object, got ", root.type_name());
 
-  SafetensorsFile file;
-  std::vector<Entry> entries;
-  for (const auto& [key, value] : root.items()) {
+  ParsedHeader parsed;
+  std::vector<Entry>& entries = parsed.entries;
+  for (const auto& item : root.items()) {
+    // Named references, not a structured binding: the lambda below captures them (clang rejects capturing a
+    // structured binding before C++20).
+    const std::string& key = item.key();
+    const json& value = item.value();
     if (key == "__metadata__") {
       SPML_CHECK(value.is_object(), path, ": invalid header: __metadata__ must be an object of strings, got ",
                  value.type_name());
       for (const auto& [mk, mv] : value.items()) {
         SPML_CHECK(mv.is_string(), path, ": invalid header: __metadata__ value of '", mk, "' is a ", mv.type_name(),
                    ", not a string");
-        file.metadata[mk] = mv.get<std::string>();
+        parsed.metadata[mk] = mv.get<std::string>();
       }
       continue;
     }
@@ -229,15 +236,21 @@ SafetensorsFile read_safetensors(const std::string& path) {
                dtype.get<std::string>(), "' (supported: F32, F64, F16, BF16, I64, I32, U8, BOOL)");
     const json& shape = field("shape");
     SPML_CHECK(shape.is_array(), path, ": invalid header: tensor '", key, "' has a shape that is not an array");
-    // numel with overflow detection (saturates past 2^62).
+    // numel with overflow detection (saturates past 2^62). The product of the non-zero dimensions must stay below
+    // 2^62 as well: [0, 2^40, 2^40] holds no data but overflows int64 when the tensor code multiplies it out.
     constexpr int64_t kHuge = int64_t(1) << 62;
-    int64_t numel = 1;
+    int64_t numel = 1, nonzero = 1;
     for (const json& d : shape) {
       int64_t n = 0;
       SPML_CHECK(json_index(d, n), path, ": invalid header: tensor '", key, "' has shape ", shape.dump(),
                  " (dimensions must be non-negative integers)");
       e.shape.push_back(n);
       numel = (n != 0 && numel > kHuge / n) ? kHuge : numel * n;
+      if (n != 0) {
+        SPML_CHECK(nonzero <= kHuge / n, path, ": invalid header: tensor '", key, "' has shape ", shape.dump(),
+                   " with too many elements");
+        nonzero *= n;
+      }
     }
     const json& offsets = field("data_offsets");
     SPML_CHECK(
@@ -272,9 +285,35 @@ SafetensorsFile read_safetensors(const std::string& path) {
   }
   SPML_CHECK(uint64_t(pos) == buffer_size, path, ": bytes [", pos, ", ", buffer_size,
              ") at the end of the data buffer are not covered by any tensor");
+  return parsed;
+}
 
+}  // namespace
+
+SafetensorsFile read_safetensors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  SPML_CHECK(in.good(), path, ": cannot open for reading (", std::strerror(errno), ")");
+  in.seekg(0, std::ios::end);
+  const std::streamoff size_off = in.tellg();
+  SPML_CHECK(size_off >= 0, path, ": cannot determine the file size");
+  const uint64_t file_size = uint64_t(size_off);
+  in.seekg(0, std::ios::beg);
+  SPML_CHECK(file_size >= 8, path, ": truncated safetensors file: ", file_size,
+             " bytes, fewer than the 8 of the header length");
+  unsigned char len_bytes[8];
+  in.read(reinterpret_cast<char*>(len_bytes), 8);
+  SPML_CHECK(in.gcount() == 8, path, ": read error in the header length");
+  const uint64_t header_len = checked_header_length(len_bytes, file_size, path);
+  std::string header(std::size_t(header_len), '\0');
+  in.read(header.data(), std::streamsize(header_len));
+  SPML_CHECK(uint64_t(in.gcount()) == header_len, path, ": read error in the header");
+  const uint64_t buffer_size = file_size - 8 - header_len;
+  ParsedHeader parsed = parse_header_json(header, buffer_size, path);
+
+  SafetensorsFile file;
+  file.metadata = std::move(parsed.metadata);
   const std::streamoff data_start = std::streamoff(8 + header_len);
-  for (const Entry& e : entries) {
+  for (const Entry& e : parsed.entries) {
     Tensor t = Tensor::empty(e.shape, e.dtype);
     const int64_t bytes = e.end - e.begin;
     if (bytes > 0) {
@@ -285,6 +324,26 @@ SafetensorsFile read_safetensors(const std::string& path) {
     file.tensors.emplace(e.key, std::move(t));
   }
   return file;
+}
+
+SafetensorsFile parse_safetensors(const uint8_t* data, std::size_t size, const std::string& name) {
+  SPML_CHECK(size >= 8, name, ": truncated safetensors file: ", size, " bytes, fewer than the 8 of the header length");
+  const uint64_t header_len = checked_header_length(data, size, name);
+  const std::string header(reinterpret_cast<const char*>(data) + 8, std::size_t(header_len));
+  const uint8_t* buffer = data + 8 + header_len;
+  ParsedHeader parsed = parse_header_json(header, size - 8 - header_len, name);
+  SafetensorsFile file;
+  file.metadata = std::move(parsed.metadata);
+  for (const Entry& e : parsed.entries) {
+    Tensor t = Tensor::empty(e.shape, e.dtype);
+    if (e.end > e.begin) std::memcpy(t.data_ptr(), buffer + e.begin, std::size_t(e.end - e.begin));
+    file.tensors.emplace(e.key, std::move(t));
+  }
+  return file;
+}
+
+SafetensorsFile parse_safetensors(const std::vector<uint8_t>& bytes, const std::string& name) {
+  return parse_safetensors(bytes.data(), bytes.size(), name);
 }
 
 // ---------------------------------------------------------------------------------------------- write

@@ -3,6 +3,8 @@
 // conversion, and loading pretrained weights into a model whose classification head has another shape.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -26,7 +28,18 @@ struct SafetensorsFile {
 // JSON object, a malformed entry, an unsupported dtype (names key and dtype), a byte range whose size is not
 // shape x dtype size (names key and both sizes), offsets beyond the buffer, overlapping ranges, or bytes of the
 // buffer that no tensor covers (the format requires the ranges to tile the buffer exactly).
+// Caps: the header may be at most kMaxSafetensorsHeaderBytes long (Python's safetensors has the same limit) and
+// nested at most kMaxSafetensorsJsonDepth levels deep; every tensor's bytes are checked against the data actually
+// present before anything is allocated, so a hostile header never causes an allocation larger than the file.
 SafetensorsFile read_safetensors(const std::string& path);
+
+// The same for a whole file already in memory (a fuzz target's input, a download); `name` stands in for the path
+// in error messages.
+SafetensorsFile parse_safetensors(const uint8_t* data, std::size_t size, const std::string& name);
+SafetensorsFile parse_safetensors(const std::vector<uint8_t>& bytes, const std::string& name);
+
+inline constexpr uint64_t kMaxSafetensorsHeaderBytes = 100000000;  // 100 MB
+inline constexpr int kMaxSafetensorsJsonDepth = 64;
 
 // Writes `tensors` (any device; copied to the host) atomically (io::write_file_atomic). The header lists
 // "__metadata__" first (omitted when empty), then the tensors in sorted key order, their data laid out in the

@@ -86,7 +86,15 @@ void Adam::step() {
 #if SPML_WITH_CUDA
     std::vector<kernels::cuda::AdamTensor<float>> cuda_f32;
     std::vector<kernels::cuda::AdamTensor<double>> cuda_f64;
-    int cuda_device = 0;
+    int cuda_device = -1;  // the device of the queued tensors: a group spread over devices launches once per device
+    auto flush_cuda = [&] {
+      if (cuda_f32.empty() && cuda_f64.empty()) return;
+      cuda_runtime::DeviceGuard guard(cuda_device);
+      if (!cuda_f32.empty()) kernels::cuda::adam_step_multi(cuda_f32, shared, cuda_runtime::stream(cuda_device));
+      if (!cuda_f64.empty()) kernels::cuda::adam_step_multi(cuda_f64, shared, cuda_runtime::stream(cuda_device));
+      cuda_f32.clear();
+      cuda_f64.clear();
+    };
 #endif
     for (std::size_t i = 0; i < groups_[g].params.size(); ++i) {
       Tensor& p = groups_[g].params[i];
@@ -116,7 +124,10 @@ void Adam::step() {
         }
       } else {
 #if SPML_WITH_CUDA
-        cuda_device = p.device().index;
+        if (p.device().index != cuda_device) {
+          flush_cuda();
+          cuda_device = p.device().index;
+        }
         if (p.dtype() == DType::Float32) {
           cuda_f32.push_back({p.data<float>(), grad.data<float>(), s.exp_avg.data<float>(), s.exp_avg_sq.data<float>(),
                               n, params.bias_correction1, params.bias_correction2});
@@ -129,8 +140,7 @@ void Adam::step() {
     }
     flush_cpu();
 #if SPML_WITH_CUDA
-    if (!cuda_f32.empty()) kernels::cuda::adam_step_multi(cuda_f32, shared, cuda_runtime::stream(cuda_device));
-    if (!cuda_f64.empty()) kernels::cuda::adam_step_multi(cuda_f64, shared, cuda_runtime::stream(cuda_device));
+    flush_cuda();
 #endif
   }
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "framework/core/tensor.h"
+#include "framework/data/builders/public_parsers.h"
 #include "framework/data/preformatted.h"
 #include "framework/io/file.h"
 #include "kernels/common/error.h"
@@ -34,9 +35,9 @@ std::string require_file(const fs::path& path, const char* builder) {
   return path.string();
 }
 
-// Lines of a text file with 1-based numbers; blank lines skipped, CR of CRLF endings dropped.
-std::vector<std::pair<int64_t, std::string>> text_lines(const std::string& path) {
-  std::istringstream in(io::read_text_file(path));
+// Lines of a text with 1-based numbers; blank lines skipped, CR of CRLF endings dropped.
+std::vector<std::pair<int64_t, std::string>> text_lines(const std::string& text) {
+  std::istringstream in(text);
   std::vector<std::pair<int64_t, std::string>> lines;
   std::string line;
   for (int64_t number = 1; std::getline(in, line); ++number) {
@@ -74,6 +75,12 @@ Tensor to_tensor(const std::vector<std::vector<uint8_t>>& rows, int64_t classes)
   return t;
 }
 
+// Refuses a label matrix beyond kMaxLabelCells before it is allocated.
+void check_label_cells(int64_t rows, int64_t classes, const std::string& name) {
+  SPML_CHECK(classes == 0 || rows <= kMaxLabelCells / classes, name, ": ", rows, " rows x ", classes,
+             " classes exceed the limit of ", kMaxLabelCells, " label cells");
+}
+
 struct Part {
   std::vector<std::string> paths;
   std::vector<std::vector<uint8_t>> labels;
@@ -85,14 +92,10 @@ Part voc_part(const fs::path& src, const std::string& split) {
   for (std::size_t c = 0; c < kVocClasses.size(); ++c) {
     const std::string path = require_file(
         src / "ImageSets" / "Main" / (std::string(kVocClasses[c]) + "_" + split + ".txt"), "build_voc2012");
-    for (const auto& [number, line] : text_lines(path)) {
-      const std::vector<std::string> t = tokens(line);
-      int64_t value = 0;
-      SPML_CHECK(t.size() == 2 && parse_int(t[1], value) && value >= -1 && value <= 1, path, ":", number,
-                 ": expected \"<image id> <1|0|-1>\", got \"", line, "\"");
-      auto& row = rows[t[0]];
+    for (const VocListEntry& entry : parse_voc_class_list(io::read_text_file(path), path)) {
+      auto& row = rows[entry.id];
       row.resize(kVocClasses.size(), 0);
-      if (value == 1) row[c] = 1;  // 0 (difficult) and -1 are negatives
+      if (entry.value == 1) row[c] = 1;  // 0 (difficult) and -1 are negatives
     }
   }
   Part part;
@@ -185,29 +188,25 @@ class CocoSax : public nlohmann::json_sax<nlohmann::json> {
   Item item_;
 };
 
-Part coco_part(const fs::path& src, const std::string& split, std::vector<std::string>& class_names) {
-  const std::string path = require_file(src / "annotations" / ("instances_" + split + "2014.json"), "build_coco2014");
-  CocoSax sax(path);
-  {
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-    SPML_CHECK(file, "build_coco2014: cannot open ", path);
-    nlohmann::json::sax_parse(file.get(), &sax);
-  }
+// The checks and the label matrix once the SAX pass has collected the items.
+CocoInstances coco_instances(const CocoSax& sax, const std::string& path) {
   SPML_CHECK(!sax.categories.empty(), path, ": no \"categories\"");
-  std::vector<std::string> names;
+  SPML_CHECK(int64_t(sax.categories.size()) <= kMaxCocoCategories, path, ": ", sax.categories.size(),
+             " categories, more than the limit of ", kMaxCocoCategories);
+  CocoInstances out;
+  std::vector<std::string>& names = out.class_names;
   std::unordered_map<int64_t, std::size_t> column;
   for (const auto& c : sax.categories) {
     SPML_CHECK(column.emplace(c.id, names.size()).second, path, ": category id ", c.id, " appears twice");
     names.push_back(c.name);
   }
-  if (class_names.empty()) class_names = names;
-  SPML_CHECK(names == class_names, path, ": categories differ from those of instances_train2014.json");
 
   std::unordered_map<int64_t, std::size_t> image_index;
   for (std::size_t i = 0; i < sax.images.size(); ++i)
     SPML_CHECK(image_index.emplace(sax.images[i].id, i).second, path, ": image id ", sax.images[i].id,
                " appears twice");
   std::vector<std::vector<uint8_t>> labels(sax.images.size());
+  int64_t labelled = 0;
   for (std::size_t a = 0; a < sax.annotations.size(); ++a) {
     const auto& ann = sax.annotations[a];
     const auto img = image_index.find(ann.image_id);
@@ -215,6 +214,7 @@ Part coco_part(const fs::path& src, const std::string& split, std::vector<std::s
     const auto col = column.find(ann.category_id);
     SPML_CHECK(col != column.end(), path, ": annotations[", a, "] refers to unknown category id ", ann.category_id);
     auto& row = labels[img->second];
+    if (row.empty()) check_label_cells(++labelled, int64_t(names.size()), path);
     row.resize(names.size(), 0);
     row[col->second] = 1;
   }
@@ -223,10 +223,28 @@ Part coco_part(const fs::path& src, const std::string& split, std::vector<std::s
   for (std::size_t i = 0; i < sax.images.size(); ++i)
     if (!labels[i].empty()) order.emplace_back(std::to_string(sax.images[i].id), i);
   std::sort(order.begin(), order.end());
-  Part part;
   for (const auto& [id, i] : order) {
-    part.paths.push_back(split + "2014/" + sax.images[i].file_name);
-    part.labels.push_back(std::move(labels[i]));
+    out.file_names.push_back(sax.images[i].file_name);
+    out.labels.push_back(std::move(labels[i]));
+  }
+  return out;
+}
+
+Part coco_part(const fs::path& src, const std::string& split, std::vector<std::string>& class_names) {
+  const std::string path = require_file(src / "annotations" / ("instances_" + split + "2014.json"), "build_coco2014");
+  CocoSax sax(path);
+  {
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+    SPML_CHECK(file, "build_coco2014: cannot open ", path);
+    nlohmann::json::sax_parse(file.get(), &sax);
+  }
+  CocoInstances instances = coco_instances(sax, path);
+  if (class_names.empty()) class_names = instances.class_names;
+  SPML_CHECK(instances.class_names == class_names, path, ": categories differ from those of instances_train2014.json");
+  Part part;
+  for (std::size_t i = 0; i < instances.file_names.size(); ++i) {
+    part.paths.push_back(split + "2014/" + instances.file_names[i]);
+    part.labels.push_back(std::move(instances.labels[i]));
   }
   return part;
 }
@@ -243,17 +261,7 @@ std::vector<std::string> cub_attribute_names(const fs::path& src) {
     }
   SPML_CHECK(!path.empty(), "build_cub: missing attributes.txt (looked for ", candidates[0].string(), ", ",
              candidates[1].string(), " and ", candidates[2].string(), ")");
-  std::vector<std::string> names;
-  for (const auto& [number, line] : text_lines(path)) {
-    const std::vector<std::string> t = tokens(line);
-    int64_t id = 0;
-    SPML_CHECK(t.size() == 2 && parse_int(t[0], id) && id == int64_t(names.size()) + 1, path, ":", number,
-               ": expected \"", names.size() + 1, " <attribute name>\", got \"", line, "\"");
-    names.push_back(t[1]);
-  }
-  SPML_CHECK(int64_t(names.size()) == kCubAttributes, path, ": ", names.size(), " attributes, expected ",
-             kCubAttributes);
-  return names;
+  return parse_cub_attribute_names(io::read_text_file(path), path);
 }
 
 }  // namespace
@@ -283,43 +291,11 @@ BuildSummary build_cub(const std::string& src_text, const std::string& out) {
   const std::string attr_path = require_file(src / "attributes" / "image_attribute_labels.txt", "build_cub");
   const std::vector<std::string> names = cub_attribute_names(src);
 
-  std::vector<std::string> paths;
-  std::unordered_map<int64_t, std::size_t> row_of;
-  for (const auto& [number, line] : text_lines(images_path)) {
-    const std::vector<std::string> t = tokens(line);
-    int64_t id = 0;
-    SPML_CHECK(t.size() == 2 && parse_int(t[0], id), images_path, ":", number,
-               ": expected \"<image id> <relative path>\", got \"", line, "\"");
-    SPML_CHECK(row_of.emplace(id, paths.size()).second, images_path, ":", number, ": image id ", id, " appears twice");
-    paths.push_back("images/" + t[1]);
-  }
-  std::vector<int> is_train(paths.size(), -1);
-  for (const auto& [number, line] : text_lines(split_path)) {
-    const std::vector<std::string> t = tokens(line);
-    int64_t id = 0, flag = 0;
-    SPML_CHECK(t.size() == 2 && parse_int(t[0], id) && parse_int(t[1], flag) && (flag == 0 || flag == 1), split_path,
-               ":", number, ": expected \"<image id> <1|0>\", got \"", line, "\"");
-    const auto row = row_of.find(id);
-    SPML_CHECK(row != row_of.end(), split_path, ":", number, ": image id ", id, " is not in ", images_path);
-    is_train[row->second] = int(flag);
-  }
-  for (std::size_t r = 0; r < paths.size(); ++r)
-    SPML_CHECK(is_train[r] >= 0, split_path, ": no entry for ", paths[r], " (listed in ", images_path, ")");
-
-  std::vector<std::vector<uint8_t>> labels(paths.size(), std::vector<uint8_t>(std::size_t(kCubAttributes), 0));
-  for (const auto& [number, line] : text_lines(attr_path)) {
-    // "image attribute is_present certainty time"; some lines of the release carry extra fields: only the first
-    // three are used.
-    const std::vector<std::string> t = tokens(line);
-    int64_t id = 0, attribute = 0, present = 0;
-    SPML_CHECK(t.size() >= 3 && parse_int(t[0], id) && parse_int(t[1], attribute) && parse_int(t[2], present) &&
-                   attribute >= 1 && attribute <= kCubAttributes && (present == 0 || present == 1),
-               attr_path, ":", number, ": expected \"<image id> <attribute 1..", kCubAttributes,
-               "> <is_present 0|1> ...\", got \"", line, "\"");
-    const auto row = row_of.find(id);
-    SPML_CHECK(row != row_of.end(), attr_path, ":", number, ": image id ", id, " is not in ", images_path);
-    labels[row->second][std::size_t(attribute - 1)] = uint8_t(present);
-  }
+  const CubImageList images = parse_cub_images(io::read_text_file(images_path), images_path);
+  const std::vector<std::string>& paths = images.paths;
+  const std::vector<int> is_train = parse_cub_split(io::read_text_file(split_path), split_path, images, images_path);
+  const std::vector<std::vector<uint8_t>> labels =
+      parse_cub_attribute_labels(io::read_text_file(attr_path), attr_path, images, images_path);
 
   Part train, val;
   for (std::size_t r = 0; r < paths.size(); ++r) {
@@ -330,6 +306,92 @@ BuildSummary build_cub(const std::string& src_text, const std::string& out) {
   write_preformatted(out, train.paths, to_tensor(train.labels, kCubAttributes), val.paths,
                      to_tensor(val.labels, kCubAttributes), names, "cub", absolute_root(src.string()));
   return {"cub", kCubAttributes, int64_t(train.paths.size()), int64_t(val.paths.size())};
+}
+
+// ---------------------------------------------------------------- parse steps (public_parsers.h)
+std::vector<VocListEntry> parse_voc_class_list(const std::string& text, const std::string& path) {
+  std::vector<VocListEntry> entries;
+  for (const auto& [number, line] : text_lines(text)) {
+    const std::vector<std::string> t = tokens(line);
+    int64_t value = 0;
+    SPML_CHECK(t.size() == 2 && parse_int(t[1], value) && value >= -1 && value <= 1, path, ":", number,
+               ": expected \"<image id> <1|0|-1>\", got \"", line, "\"");
+    entries.push_back({t[0], int(value)});
+  }
+  return entries;
+}
+
+CocoInstances parse_coco_instances(const std::string& json_text, const std::string& name) {
+  CocoSax sax(name);
+  nlohmann::json::sax_parse(json_text, &sax);
+  return coco_instances(sax, name);
+}
+
+std::vector<std::string> parse_cub_attribute_names(const std::string& text, const std::string& path) {
+  std::vector<std::string> names;
+  for (const auto& [number, line] : text_lines(text)) {
+    const std::vector<std::string> t = tokens(line);
+    int64_t id = 0;
+    SPML_CHECK(t.size() == 2 && parse_int(t[0], id) && id == int64_t(names.size()) + 1, path, ":", number,
+               ": expected \"", names.size() + 1, " <attribute name>\", got \"", line, "\"");
+    names.push_back(t[1]);
+  }
+  SPML_CHECK(int64_t(names.size()) == kCubAttributes, path, ": ", names.size(), " attributes, expected ",
+             kCubAttributes);
+  return names;
+}
+
+CubImageList parse_cub_images(const std::string& text, const std::string& images_path) {
+  CubImageList images;
+  for (const auto& [number, line] : text_lines(text)) {
+    const std::vector<std::string> t = tokens(line);
+    int64_t id = 0;
+    SPML_CHECK(t.size() == 2 && parse_int(t[0], id), images_path, ":", number,
+               ": expected \"<image id> <relative path>\", got \"", line, "\"");
+    SPML_CHECK(images.row_of.emplace(id, images.paths.size()).second, images_path, ":", number, ": image id ", id,
+               " appears twice");
+    check_label_cells(int64_t(images.paths.size()) + 1, kCubAttributes, images_path);
+    images.paths.push_back("images/" + t[1]);
+  }
+  return images;
+}
+
+std::vector<int> parse_cub_split(const std::string& text, const std::string& split_path, const CubImageList& images,
+                                 const std::string& images_path) {
+  std::vector<int> is_train(images.paths.size(), -1);
+  for (const auto& [number, line] : text_lines(text)) {
+    const std::vector<std::string> t = tokens(line);
+    int64_t id = 0, flag = 0;
+    SPML_CHECK(t.size() == 2 && parse_int(t[0], id) && parse_int(t[1], flag) && (flag == 0 || flag == 1), split_path,
+               ":", number, ": expected \"<image id> <1|0>\", got \"", line, "\"");
+    const auto row = images.row_of.find(id);
+    SPML_CHECK(row != images.row_of.end(), split_path, ":", number, ": image id ", id, " is not in ", images_path);
+    is_train[row->second] = int(flag);
+  }
+  for (std::size_t r = 0; r < images.paths.size(); ++r)
+    SPML_CHECK(is_train[r] >= 0, split_path, ": no entry for ", images.paths[r], " (listed in ", images_path, ")");
+  return is_train;
+}
+
+std::vector<std::vector<uint8_t>> parse_cub_attribute_labels(const std::string& text, const std::string& attr_path,
+                                                             const CubImageList& images,
+                                                             const std::string& images_path) {
+  check_label_cells(int64_t(images.paths.size()), kCubAttributes, images_path);
+  std::vector<std::vector<uint8_t>> labels(images.paths.size(), std::vector<uint8_t>(std::size_t(kCubAttributes), 0));
+  for (const auto& [number, line] : text_lines(text)) {
+    // "image attribute is_present certainty time"; some lines of the release carry extra fields: only the first
+    // three are used.
+    const std::vector<std::string> t = tokens(line);
+    int64_t id = 0, attribute = 0, present = 0;
+    SPML_CHECK(t.size() >= 3 && parse_int(t[0], id) && parse_int(t[1], attribute) && parse_int(t[2], present) &&
+                   attribute >= 1 && attribute <= kCubAttributes && (present == 0 || present == 1),
+               attr_path, ":", number, ": expected \"<image id> <attribute 1..", kCubAttributes,
+               "> <is_present 0|1> ...\", got \"", line, "\"");
+    const auto row = images.row_of.find(id);
+    SPML_CHECK(row != images.row_of.end(), attr_path, ":", number, ": image id ", id, " is not in ", images_path);
+    labels[row->second][std::size_t(attribute - 1)] = uint8_t(present);
+  }
+  return labels;
 }
 
 }  // namespace spml::data
