@@ -8,13 +8,11 @@
 #include "framework/nn/layers.h"
 #include "framework/optim/optimizer.h"
 #include "fuzz_util.h"
-#include "known_bugs.h"
 #include "training/run_folder.h"
 
 namespace {
 
 void position_from_meta(const std::string& text) {
-  if (spml::fuzz::skip_known_bug_json(text)) return;
   spml::fuzz::accepts([&] { spml::training::run_position_from_json(text, "fuzz.ckpt"); });
 }
 

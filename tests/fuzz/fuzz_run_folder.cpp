@@ -4,7 +4,6 @@
 // training/train_config.h train_config_from_json over fashion-mosaic's defaults and validate_train_config.
 // (The project writes no reader for metrics.csv: it is for people and spreadsheets.)
 #include "fuzz_util.h"
-#include "known_bugs.h"
 #include "training/report.h"
 #include "training/train_config.h"
 
@@ -20,12 +19,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (fuzz::accepts([&] { run = training::run_summary_from_texts("runs/fuzz", texts); }))
     fuzz::require(run.name == "fuzz" && run.finished == texts.test_json.has_value(), "summary of the folder");
   if (texts.metrics_jsonl) fuzz::accepts([&] { training::parse_metrics_jsonl(*texts.metrics_jsonl, "metrics.jsonl"); });
-  if (!fuzz::skip_known_bug_json(parts[0])) {
-    fuzz::accepts([&] {
-      const training::TrainConfig base = training::default_train_config("fashion-mosaic");
-      const training::TrainConfig config = training::train_config_from_json(parts[0], "config.json", base);
-      training::validate_train_config(config);
-    });
-  }
+  fuzz::accepts([&] {
+    const training::TrainConfig base = training::default_train_config("fashion-mosaic");
+    const training::TrainConfig config = training::train_config_from_json(parts[0], "config.json", base);
+    training::validate_train_config(config);
+  });
   return 0;
 }
