@@ -21,6 +21,7 @@
 #include "framework/ops/ops.h"
 #include "losses/composed_losses.h"
 #include "training/dataset_settings.h"
+#include "training/train_config.h"
 
 namespace {
 using namespace spml;
@@ -54,8 +55,16 @@ void write_output(const char* flag, const std::string& path, const Tensor& grad)
   with_flag(flag, [&] { io::write_npy_tensor(path, grad.to(Device::cpu()).to(DType::Float32)); });
 }
 
+// EM+APL's soft targets for the benchmark: sigmoid(g) where g > 1 (about a sixth of N(0, 2) draws), -1 elsewhere.
+Tensor apl_bench_targets(const Tensor& g) {
+  std::vector<float> v = g.to(Device::cpu()).to_vector<float>();
+  for (float& x : v) x = x > 1.f ? 1.f / (1.f + std::exp(-x)) : -1.f;
+  return Tensor::from_vector(v, g.shape()).to(g.device());
+}
+
 struct Inputs {
-  std::string logits, labels, estimates, grad_out, grad_g_out;
+  std::string logits, labels, estimates, grad_out, grad_g_out, soft_targets;
+  int64_t large_loss_k = -1;  // ll_*: the entries the large-loss selection picks (-1: not given)
 };
 
 // One evaluation of the fused loss (forward + backward) on the files; prints the JSON line.
@@ -65,6 +74,12 @@ void run_files(LossKind kind, const Inputs& in, const LossParams& params, const 
   SPML_CHECK(role || in.estimates.empty(), "--label-estimates is only used by --loss role");
   SPML_CHECK(role || in.grad_g_out.empty(), "--grad-g-out is only written for --loss role");
   SPML_CHECK(!role || !in.estimates.empty(), "--loss role needs --label-estimates G.npy (logits of the batch's rows)");
+  const bool apl = kind == LossKind::EM_APL, large_loss = kernels::is_large_loss_kind(kind);
+  SPML_CHECK(apl == !in.soft_targets.empty(), apl ? "--loss em_apl needs --soft-targets T.npy (-1: not pseudo-labelled)"
+                                                  : "--soft-targets is only used by --loss em_apl");
+  SPML_CHECK(large_loss == (in.large_loss_k >= 0),
+             large_loss ? "--loss ll_r/ll_ct/ll_cp needs --large-loss-k K (the entries the selection picks)"
+                        : "--large-loss-k is only used by --loss ll_r, ll_ct and ll_cp");
 
   Tensor z = read_input("--logits", in.logits);
   Tensor y = read_input("--labels", in.labels);
@@ -86,6 +101,13 @@ void run_files(LossKind kind, const Inputs& in, const LossParams& params, const 
   losses::check_binary_labels(y, "--labels " + in.labels);
   y = y.to(device);
   if (role) g = g.to(dtype).to(device).set_requires_grad(true);
+  if (apl) {
+    g = read_input("--soft-targets", in.soft_targets);
+    SPML_CHECK(g.shape() == z.shape(), "--soft-targets ", in.soft_targets, " has shape ", shape_str(g.shape()),
+               " but --logits ", in.logits, " has shape ", shape_str(z.shape()));
+    g = g.to(dtype).to(device);
+  }
+  if (large_loss) g = losses::large_loss_selection(z, y, in.large_loss_k);
 
   // The op checks the label values (naming row and column); the message also names the files.
   const std::string context = "--logits " + in.logits + ", --labels " + in.labels;
@@ -106,7 +128,9 @@ void run_files(LossKind kind, const Inputs& in, const LossParams& params, const 
   if (kind == LossKind::GR)
     out["gr"] = {{"w", gr.w}, {"b", gr.b}, {"mu", gr.mu}, {"sigma", gr.sigma}, {"q2", gr.q2}, {"q3", gr.q3}};
   if (kind == LossKind::EPR || role) out["expected_positives"] = params.expected_positives;
-  if (kind == LossKind::EM) out["em_alpha"] = params.em_alpha;
+  if (kind == LossKind::EM || apl) out["em_alpha"] = params.em_alpha;
+  if (apl) out["apl_beta"] = params.apl_beta;
+  if (large_loss) out["large_loss_k"] = in.large_loss_k;
   std::printf("%s\n", out.dump().c_str());
 }
 
@@ -181,7 +205,11 @@ void run_bench(const std::vector<LossKind>& kinds, LossParams params, Device dev
       };
       const auto step = [&](bool fused) {
         Tensor z = z0.detach().set_requires_grad(true);
-        Tensor g = role ? g0.detach().set_requires_grad(true) : Tensor();
+        // EM+APL: about a quarter of the entries pseudo-labelled (g0 > 1); LL: an eighth of the entries selected.
+        Tensor g = role                                ? g0.detach().set_requires_grad(true)
+                   : kind == LossKind::EM_APL          ? apl_bench_targets(g0)
+                   : kernels::is_large_loss_kind(kind) ? losses::large_loss_selection(z, y, rows * cols / 8)
+                                                       : Tensor();
         Tensor loss =
             fused ? losses::spml_loss(kind, z, y, params, g) : losses::composed_spml_loss(kind, z, y, params, g);
         loss.backward();
@@ -223,6 +251,8 @@ int main(int argc, char** argv) {
   app.add_option("--label-estimates", in.estimates, "role: label-estimate logits G of the batch's rows [B, C]");
   app.add_option("--grad-out", in.grad_out, "write dL/dz here (.npy, float32)");
   app.add_option("--grad-g-out", in.grad_g_out, "role: write dL/dG here (.npy, float32)");
+  app.add_option("--soft-targets", in.soft_targets, "em_apl: soft targets [B, C] (.npy; -1: not pseudo-labelled)");
+  app.add_option("--large-loss-k", in.large_loss_k, "ll_r/ll_ct/ll_cp: entries the large-loss selection picks");
   app.add_option("--epoch", epoch, "GR: 1-based epoch e")->capture_default_str();
   app.add_option("--epochs", epochs, "GR: total epochs T")->capture_default_str();
   app.add_option("--linear-init", linear_init, "GR: linear_init epochs n")->capture_default_str();
@@ -233,6 +263,9 @@ int main(int argc, char** argv) {
   for (auto* o : {beta_opt, alpha_opt, q_opt}) o->delimiter(',');
   auto* k_opt = app.add_option("--expected-pos", expected_pos, "EPR/ROLE: expected positives per image k");
   auto* em_opt = app.add_option("--em-alpha", em_alpha, "EM: weight of the entropy term");
+  double apl_beta = 0;
+  auto* apl_beta_opt =
+      app.add_option("--apl-beta", apl_beta, "EM+APL: weight of the pseudo-labelled entries (default: the table's)");
   app.add_option("--dataset", dataset, "voc, coco, nuswide, cub, fashion-mosaic: default k, EM alpha and GR settings")
       ->capture_default_str();
   app.add_option("--device", device_name, "cpu, cuda or cuda:N")->capture_default_str();
@@ -261,6 +294,14 @@ int main(int argc, char** argv) {
     const double k = k_opt->count() > 0 ? expected_pos : ds.expected_positives;
     const double em = em_opt->count() > 0 ? em_alpha : ds.em_alpha;
     const losses::GrEpochValues gr = losses::GrSchedule(settings, epochs, linear_init).at(epoch);
+    // EM+APL's beta: the flag, else the losses' table on this data set (training/dataset_settings.h).
+    const double beta_apl =
+        apl_beta_opt->count() > 0 ? apl_beta : training::default_train_config(dataset, "em_apl").apl_beta;
+    const auto params_of = [&] {
+      kernels::LossParams p = losses::make_loss_params(gr, k, em, 1);
+      p.apl_beta = beta_apl;
+      return p;
+    };
 
     if (bench) {
       std::vector<LossKind> kinds;
@@ -269,13 +310,13 @@ int main(int argc, char** argv) {
       } else {
         kinds.push_back(with_flag("--loss", [&] { return losses::parse_loss_name(loss_flag); }));
       }
-      run_bench(kinds, losses::make_loss_params(gr, k, em, 1), device, repeats, seed, torch_script);
+      run_bench(kinds, params_of(), device, repeats, seed, torch_script);
       return 0;
     }
     SPML_CHECK(!loss_flag.empty(), "--loss is required (one of ", CLI::detail::join(losses::loss_names(), ", "), ")");
     SPML_CHECK(!in.logits.empty() && !in.labels.empty(), "--logits and --labels are required (or --bench)");
     const LossKind kind = with_flag("--loss", [&] { return losses::parse_loss_name(loss_flag); });
-    run_files(kind, in, losses::make_loss_params(gr, k, em, 1), gr, dataset, epoch, device);
+    run_files(kind, in, params_of(), gr, dataset, epoch, device);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "spml-loss: error: %s\n", e.what());

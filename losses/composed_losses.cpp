@@ -50,6 +50,16 @@ Tensor role(const Tensor& p, const Tensor& q, const Tensor& y, double k_expected
   return add(mean(matrix), reg);
 }
 
+// A constant [B, C] tensor on `like`'s dtype and device from f(aux value, label value) of each entry.
+template <class F>
+Tensor entrywise_constant(const Tensor& aux, const Tensor& labels, const Tensor& like, F f) {
+  const std::vector<double> a = aux.to(Device::cpu()).to(DType::Float64).to_vector<double>();
+  const std::vector<double> y = labels.to(Device::cpu()).to(DType::Float64).to_vector<double>();
+  std::vector<double> out(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) out[i] = f(a[i], y[i]);
+  return Tensor::from_vector(out, like.shape()).to(like.dtype()).to(like.device());
+}
+
 void check_composed_inputs(const char* name, const Tensor& logits, const Tensor& labels) {
   SPML_CHECK(logits.defined() && labels.defined() && logits.dim() == 2, "composed loss ", name,
              ": logits must be [B, C] and labels defined");
@@ -85,6 +95,30 @@ Tensor composed_spml_loss(LossKind kind, const Tensor& logits, const Tensor& lab
       // -alpha H(p) with H(p) = -p log p - (1 - p) log(1 - p).
       const Tensor entropy = add(mul(p, neg_log(p, eps)), mul(one_minus(p), neg_log(one_minus(p), eps)));
       return mean(by_label(y, neg_log(p, eps), mul(entropy, -params.em_alpha)));
+    }
+    case LossKind::EM_APL: {
+      SPML_CHECK(label_estimate_logits.defined(), "composed loss em_apl: needs the soft targets");
+      const Tensor& t = label_estimate_logits;  // -1: not pseudo-labelled, else the soft target s
+      const Tensor soft = entrywise_constant(t, y, logits, [](double a, double l) { return a >= 0 && l < 0.5; });
+      const Tensor s = entrywise_constant(t, y, logits, [](double a, double l) { return a >= 0 && l < 0.5 ? a : 0.0; });
+      const Tensor entropy = add(mul(p, neg_log(p, eps)), mul(one_minus(p), neg_log(one_minus(p), eps)));
+      const Tensor pseudo =
+          mul(add(mul(s, neg_log(p, eps)), mul(one_minus(s), neg_log(one_minus(p), eps))), params.apl_beta);
+      const Tensor unobserved = by_label(soft, pseudo, mul(entropy, -params.em_alpha));
+      return mean(by_label(y, neg_log(p, eps), unobserved));
+    }
+    case LossKind::LL_R:
+    case LossKind::LL_CT:
+    case LossKind::LL_CP: {
+      SPML_CHECK(label_estimate_logits.defined(), "composed loss ", name, ": needs the large-loss selection mask");
+      const bool reject = kind == LossKind::LL_R;
+      const Tensor& m = label_estimate_logits;
+      // Target 1 on positives and (LL-Ct/Cp) selected entries; weight 0 on LL-R's selected entries. BCE without eps.
+      const Tensor t =
+          entrywise_constant(m, y, logits, [&](double a, double l) { return l > 0.5 || (a > 0.5 && !reject); });
+      const Tensor w =
+          entrywise_constant(m, y, logits, [&](double a, double) { return a > 0.5 && reject ? 0.0 : 1.0; });
+      return mean(mul(w, by_label(t, neg_log(p, 0.0), neg_log(one_minus(p), 0.0))));
     }
     case LossKind::ROLE:
       SPML_CHECK(label_estimate_logits.defined() && label_estimate_logits.shape() == logits.shape(),

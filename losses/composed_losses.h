@@ -12,10 +12,11 @@ namespace spml::losses {
 
 // Same contract as spml_loss: logits z [B, C] float32/float64, labels y [B, C] of the same dtype and device
 // (0 or 1; NOT checked here, the fused op is the validating one), ROLE's label_estimate_logits G [B, C].
-// C is taken from the logits (params.num_classes is ignored). Returns the scalar mean loss (+ EPR/ROLE's
-// regularisers). K and V of GR and ROLE's sg() terms are detached, so no gradient flows through them.
-// Where a probability saturates to exactly 0 or 1 the literal form may give inf/NaN gradients (pow's
-// derivative at 0), where the fused op's closed forms stay finite.
+// For em_apl and ll_* label_estimate_logits is their second input (spml_loss's aux: the soft targets, the selection
+// mask), a constant. C is taken from the logits (params.num_classes is ignored). Returns the scalar mean loss (+
+// EPR/ROLE's regularisers). K and V of GR and ROLE's sg() terms are detached, so no gradient flows through them. Where
+// a probability saturates to exactly 0 or 1 the literal form may give inf/NaN gradients (pow's derivative at 0), where
+// the fused op's closed forms stay finite.
 Tensor composed_spml_loss(LossKind kind, const Tensor& logits, const Tensor& labels, const LossParams& params,
                           const Tensor& label_estimate_logits = Tensor());
 

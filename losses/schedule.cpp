@@ -9,9 +9,10 @@ struct NamedKind {
   const char* name;
   LossKind kind;
 };
-constexpr NamedKind kLosses[] = {{"gr", LossKind::GR},   {"an", LossKind::AN},   {"an_ls", LossKind::AN_LS},
-                                 {"wan", LossKind::WAN}, {"epr", LossKind::EPR}, {"role", LossKind::ROLE},
-                                 {"em", LossKind::EM},   {"bce", LossKind::BCE}};
+constexpr NamedKind kLosses[] = {{"gr", LossKind::GR},     {"an", LossKind::AN},       {"an_ls", LossKind::AN_LS},
+                                 {"wan", LossKind::WAN},   {"epr", LossKind::EPR},     {"role", LossKind::ROLE},
+                                 {"em", LossKind::EM},     {"bce", LossKind::BCE},     {"em_apl", LossKind::EM_APL},
+                                 {"ll_r", LossKind::LL_R}, {"ll_ct", LossKind::LL_CT}, {"ll_cp", LossKind::LL_CP}};
 
 void check_length(const std::vector<double>& v, std::size_t n, const char* name, const char* spelling) {
   SPML_CHECK(v.size() == n, "GR: ", name, " needs exactly ", n, " values (", spelling, "), got ", v.size());

@@ -10,7 +10,7 @@
 
 namespace spml::losses {
 namespace {
-void check_inputs(LossKind kind, const Tensor& logits, const Tensor& labels, const Tensor& estimates) {
+void check_inputs(LossKind kind, const Tensor& logits, const Tensor& labels, const Tensor& aux) {
   const char* name = loss_name(kind);
   SPML_CHECK(logits.defined() && labels.defined(), "loss ", name, ": logits and labels must be defined");
   SPML_CHECK(logits.dim() == 2, "loss ", name, ": logits must be [B, C], got ", logits.description());
@@ -22,11 +22,13 @@ void check_inputs(LossKind kind, const Tensor& logits, const Tensor& labels, con
              labels.description(), " must have the logits' dtype and device (", logits.description(), ")");
   SPML_CHECK(logits.size(0) > 0 && logits.size(1) > 0, "loss ", name, ": empty batch ", logits.description());
   SPML_CHECK(kind != LossKind::WAN || logits.size(1) >= 2, "loss wan: needs at least 2 classes, got ", logits.size(1));
-  if (kind == LossKind::ROLE) {
-    SPML_CHECK(estimates.defined(), "loss role: needs the label-estimate logits of the batch's rows");
-    SPML_CHECK(estimates.shape() == logits.shape() && estimates.dtype() == logits.dtype() &&
-                   estimates.device() == logits.device(),
-               "loss role: label estimates ", estimates.description(), " do not match logits ", logits.description());
+  if (kernels::loss_has_aux_input(kind)) {
+    const char* what = kind == LossKind::ROLE     ? "the label-estimate logits of the batch's rows"
+                       : kind == LossKind::EM_APL ? "the soft targets of the batch's rows (-1: not pseudo-labelled)"
+                                                  : "the large-loss selection mask of the batch (large_loss_selection)";
+    SPML_CHECK(aux.defined(), "loss ", name, ": needs ", what);
+    SPML_CHECK(aux.shape() == logits.shape() && aux.dtype() == logits.dtype() && aux.device() == logits.device(),
+               "loss ", name, ": ", what, " ", aux.description(), " do not match logits ", logits.description());
   }
   if (labels.device().is_cpu()) check_binary_labels(labels, std::string("loss ") + name);
 }
@@ -44,10 +46,9 @@ void check_binary_labels(const Tensor& labels, const std::string& what) {
   });
 }
 
-Tensor spml_loss(LossKind kind, const Tensor& logits, const Tensor& labels, LossParams params,
-                 const Tensor& estimates) {
+Tensor spml_loss(LossKind kind, const Tensor& logits, const Tensor& labels, LossParams params, const Tensor& aux) {
   NvtxRange range(loss_name(kind));
-  check_inputs(kind, logits, labels, estimates);
+  check_inputs(kind, logits, labels, aux);
   const int64_t rows = logits.size(0), cols = logits.size(1);
   params.num_classes = double(cols);
   const bool role = kind == LossKind::ROLE;
@@ -55,7 +56,7 @@ Tensor spml_loss(LossKind kind, const Tensor& logits, const Tensor& labels, Loss
   Tensor dz = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
   Tensor dg = role ? Tensor::empty(logits.shape(), logits.dtype(), logits.device()) : Tensor();
   SPML_DISPATCH_FLOATING(logits.dtype(), loss_name(kind), {
-    const scalar_t* g = role ? estimates.data<scalar_t>() : nullptr;
+    const scalar_t* g = kernels::loss_has_aux_input(kind) ? aux.data<scalar_t>() : nullptr;
     scalar_t* dgp = role ? dg.data<scalar_t>() : nullptr;
     SPML_ON_DEVICE(logits.device(),
                    kernels::cpu::spml_loss(kind, logits.data<scalar_t>(), labels.data<scalar_t>(), g, rows, cols,
@@ -69,13 +70,53 @@ Tensor spml_loss(LossKind kind, const Tensor& logits, const Tensor& labels, Loss
                    });
   });
   std::vector<Tensor> inputs{logits};
-  if (role) inputs.push_back(estimates);
+  if (role) inputs.push_back(aux);  // EM+APL's targets and LL's mask are constants
   return autograd::record(loss_name(kind), loss, inputs, [dz, dg, role](const Tensor& grad) {
     // dL/dz was computed in the forward pass; the chain rule only scales it by the scalar dOut/dL.
     std::vector<Tensor> grads{mul(dz, grad)};
     if (role) grads.push_back(mul(dg, grad));
     return grads;
   });
+}
+
+}  // namespace spml::losses
+
+namespace spml::losses {
+
+Tensor large_loss_selection(const Tensor& logits, const Tensor& labels, int64_t k) {
+  NvtxRange range("large_loss_selection");
+  SPML_CHECK(logits.defined() && labels.defined() && logits.dim() == 2 && labels.shape() == logits.shape() &&
+                 labels.dtype() == logits.dtype() && labels.device() == logits.device(),
+             "large_loss_selection: logits and labels must be [B, C] of one dtype and device, got ",
+             logits.description(), " and ", labels.description());
+  SPML_CHECK(logits.dtype() == DType::Float32 || logits.dtype() == DType::Float64,
+             "large_loss_selection: logits must be float32 or float64, got ", logits.description());
+  SPML_CHECK(k >= 0, "large_loss_selection: k must be >= 0, got ", k);
+  const Tensor z = logits.detach(), &y = labels;  // tensors are contiguous
+  Tensor mask = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
+  const int64_t n = logits.numel();
+  SPML_DISPATCH_FLOATING(logits.dtype(), "large_loss_selection", {
+    SPML_ON_DEVICE(logits.device(),
+                   kernels::cpu::large_loss_mask(z.data<scalar_t>(), y.data<scalar_t>(), n, k, mask.data<scalar_t>()), {
+                     Tensor workspace =
+                         Tensor::empty({kernels::cuda::large_loss_mask_workspace_bytes(n, int64_t(sizeof(scalar_t)))},
+                                       DType::UInt8, logits.device());
+                     kernels::cuda::large_loss_mask(z.data<scalar_t>(), y.data<scalar_t>(), n, k, mask.data<scalar_t>(),
+                                                    workspace.data<uint8_t>(), detail::stream_of(logits));
+                   });
+  });
+  return mask;
+}
+
+int64_t large_loss_count(LossKind kind, int epoch, double delta_rel_percent, int64_t entries) {
+  SPML_CHECK(kernels::is_large_loss_kind(kind), "large_loss_count: ", loss_name(kind), " is not ll_r, ll_ct or ll_cp");
+  SPML_CHECK(epoch >= 1, "large_loss_count: epoch must be >= 1, got ", epoch);
+  if (epoch == 1) return 0;
+  const double delta = delta_rel_percent / 100.0;
+  if (kind == LossKind::LL_CP) return int64_t(std::ceil(double(entries) * delta));
+  double clean_rate = 1.0;  // lowered once per finished epoch, in this order (the published code's float64 steps)
+  for (int e = 1; e < epoch; ++e) clean_rate -= delta;
+  return std::min(entries, int64_t(std::ceil(double(entries) * (1.0 - clean_rate))));
 }
 
 }  // namespace spml::losses

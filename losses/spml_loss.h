@@ -1,7 +1,7 @@
 // The SPML losses as fused autograd ops (docs/method.md sections 3 and 5): gr, an, an_ls, wan, epr, role,
-// em, bce. Each takes logits z [B, C] and labels y [B, C] in {0, 1} (observed single positives; the clean labels for
-// bce) and returns the scalar mean loss; the forward computes the loss and dL/dz in one pass and the
-// backward scales the saved dL/dz by the incoming gradient.
+// em, bce, em_apl, ll_r, ll_ct, ll_cp, and LL's large-loss selection. Each takes logits z [B, C] and labels y [B, C] in
+// {0, 1} (observed single positives; the clean labels for bce) and returns the scalar mean loss; the forward computes
+// the loss and dL/dz in one pass and the backward scales the saved dL/dz by the incoming gradient.
 #pragma once
 
 #include <string>
@@ -56,10 +56,24 @@ void check_binary_labels(const Tensor& labels, const std::string& what);
 
 // Fused loss op. logits: [B, C] float32/float64 (requires grad as usual); labels: [B, C] of the same dtype and
 // device, every entry 0 or 1 (checked on CPU tensors, naming row and column; CUDA labels are not copied back
-// for the check on every step: they come from the loader, whose data sets validate them when loaded). For ROLE,
-// label_estimate_logits: [B, C] logits G of the batch's rows (its gradient flows to it); unused otherwise.
+// for the check on every step: they come from the loader, whose data sets validate them when loaded).
+// aux: [B, C] of the logits' dtype and device, the second input of the kinds that have one (undefined otherwise):
+//   role    the label-estimate logits G of the batch's rows (its gradient flows to it);
+//   em_apl  the soft targets of the batch's rows: -1 where an entry is not pseudo-labelled, else s in [0, 1];
+//   ll_*    the large-loss selection mask (large_loss_selection), 1 = selected.
 // params.num_classes is taken from C.
 Tensor spml_loss(LossKind kind, const Tensor& logits, const Tensor& labels, LossParams params,
-                 const Tensor& label_estimate_logits = Tensor());
+                 const Tensor& aux = Tensor());
+
+// LL's large-loss selection (docs/method.md section 5.2): a [B, C] mask of the logits' dtype and device, 1 on the k
+// unobserved entries (labels 0) with the largest AN loss, i.e. the largest logits, ties broken by the lower row-major
+// index, 0 elsewhere (every unobserved entry when fewer than k). The same entries on the CPU and on CUDA. No
+// gradient. logits, labels: [B, C] as for spml_loss.
+Tensor large_loss_selection(const Tensor& logits, const Tensor& labels, int64_t k);
+
+// k of a batch of `entries` = B * C entries at 1-based `epoch` (docs/method.md section 5.2): 0 in epoch 1; then
+// ceil(entries * (1 - clean_rate)) for ll_r and ll_ct, the clean rate falling from 1 by delta_rel_percent / 100 after
+// every epoch, and ceil(entries * delta_rel_percent / 100) for ll_cp.
+int64_t large_loss_count(LossKind kind, int epoch, double delta_rel_percent, int64_t entries);
 
 }  // namespace spml::losses

@@ -118,13 +118,14 @@ const std::vector<std::string>& op_names() {
       "global_avg_pool2d",
       // losses/spml_loss.h
       "spml_loss:gr", "spml_loss:an", "spml_loss:an_ls", "spml_loss:wan", "spml_loss:epr", "spml_loss:role",
-      "spml_loss:em", "spml_loss:bce"};
+      "spml_loss:em", "spml_loss:bce", "spml_loss:em_apl", "spml_loss:ll_r", "spml_loss:ll_ct", "spml_loss:ll_cp"};
   return kOpNames;
 }
 
 const std::vector<std::string>& non_op_functions() {
   // sum_to_shape is not recorded: it is the broadcast ops' backward.
-  static const std::vector<std::string> kNonOps{"sum_to_shape"};
+  // large_loss_selection is a mask, not recorded (the LL rows run it inside their losses).
+  static const std::vector<std::string> kNonOps{"sum_to_shape", "large_loss_selection"};
   return kNonOps;
 }
 
@@ -354,6 +355,24 @@ std::vector<OpRow> build_table() {
       {z, y, uniform({4, 5}, {8, 312}, 46, -3, 3)}, 1, kNoGradcheck,
       "sg(p) and sg(Yhat) are stop-gradients: SpmlLosses.FusedGradientEqualsFiniteDifferencesWithStopGradientsHeld "
       "checks both gradients");
+  // EM+APL: the soft targets are a constant input, negative where an entry is not pseudo-labelled.
+  kernels::LossParams apl = loss_params();
+  apl.apl_beta = 0.5;
+  row("spml_loss_em_apl", "spml_loss:em_apl",
+      [apl](const Inputs& v) { return losses::spml_loss(LossKind::EM_APL, v[0], v[1], apl, v[2]); },
+      {z, y, constant(uniform({4, 5}, {8, 312}, 47, -1, 1))});
+  // LL: the selection runs inside (k = an eighth of the entries); the logits are distinct, so a finite-difference
+  // step never reorders them and the gradient is that of the selected treatment.
+  const InputSpec zd = distinct({4, 5}, {8, 312}, 48);
+  const auto large_loss = [](LossKind kind) {
+    return [kind](const Inputs& v) {
+      const Tensor mask = losses::large_loss_selection(v[0], v[1], v[0].numel() / 8);
+      return losses::spml_loss(kind, v[0], v[1], loss_params(), mask);
+    };
+  };
+  row("spml_loss_ll_r", "spml_loss:ll_r", large_loss(LossKind::LL_R), {zd, y});
+  row("spml_loss_ll_ct", "spml_loss:ll_ct", large_loss(LossKind::LL_CT), {zd, y});
+  row("spml_loss_ll_cp", "spml_loss:ll_cp", large_loss(LossKind::LL_CP), {zd, y});
   return t;
 }
 }  // namespace

@@ -290,8 +290,7 @@ class CrashResume : public ::testing::Test {
   // The results of `run` equal the uninterrupted run's: bytes of best.safetensors and test_probabilities.npy,
   // exact JSON values (doubles with ==) of test.json, metrics.jsonl and last.ckpt's position without their time
   // keys, metrics.csv without its time columns, last.ckpt's tensors; no temp file is left.
-  static void expect_reference_results(const std::string& run) {
-    const std::string ref = reference();
+  static void expect_reference_results(const std::string& run, const std::string& ref = reference()) {
     expect_same_bytes(ref + "/best.safetensors", run + "/best.safetensors");
     expect_same_bytes(ref + "/test_probabilities.npy", run + "/test_probabilities.npy");
     EXPECT_EQ(without_times(read_json(ref + "/test.json")), without_times(read_json(run + "/test.json")));
@@ -421,6 +420,67 @@ TEST_F(CrashResume, SigintAtAnExactStepResumesMidEpoch) {
   EXPECT_EQ(at.next_step, 5);
   resume_to_the_end(run);
   expect_reference_results(run);
+}
+
+// ---- the label state of LL-Cp and EM+APL ----
+
+// The sum of the checkpoint tensor whose key ends with `suffix` (the label state's buffers).
+double checkpoint_tensor_sum(const std::string& run, const std::string& suffix, double* count = nullptr) {
+  const io::SafetensorsFile f = io::read_safetensors(run + "/last.ckpt");
+  for (const auto& [key, value] : f.tensors)
+    if (key.size() >= suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      const std::vector<double> v = value.to(DType::Float64).to_vector<double>();
+      double sum = 0, non_negative = 0;
+      for (double x : v) {
+        sum += x;
+        non_negative += x >= 0;
+      }
+      if (count) *count = non_negative;
+      return sum;
+    }
+  ADD_FAILURE() << run << "/last.ckpt has no tensor *" << suffix;
+  return 0;
+}
+
+TEST_F(CrashResume, LlCpFlipsSurviveAMidEpochStopBitIdentically) {
+  const std::vector<std::string> ll_cp = {"--loss", "ll_cp"};
+  const std::string ref = dir("ll_cp_reference"), run = dir("ll_cp_sigint");
+  ASSERT_EQ(run_train(train_args(ref, ll_cp), {}, "ll_cp_reference").code, 0);
+  // toy-shapes' 96 train rows hold 96 observed positives; LL-Cp flips ceil(8 x 4 x 5 %) = 2 per step from epoch 2.
+  EXPECT_GT(checkpoint_tensor_sum(ref, "train_labels"), 96.0 + 2 * kStepsPerEpoch);
+  const std::string pause_file = root_ + "/ll_cp.paused", log = root_ + "/ll_cp_sigint.log";
+  const pid_t pid = spawn(
+      train_args(run, ll_cp),
+      {"SPML_FAULT=train-step@" + std::to_string(kStepsPerEpoch + 5) + ":pause", "SPML_FAULT_PAUSE_FILE=" + pause_file},
+      log);
+  for (int i = 0; i < 6000 && !fs::exists(pause_file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(fs::exists(pause_file)) << test::read_text(log);
+  ::kill(pid, SIGINT);
+  ASSERT_EQ(wait_for(pid, log).code, 130);
+  // The mid-epoch checkpoint holds the flips of epoch 2's first 5 steps.
+  EXPECT_DOUBLE_EQ(checkpoint_tensor_sum(run, "train_labels"), 96.0 + 2 * 5);
+  resume_to_the_end(run);
+  expect_reference_results(run, ref);
+}
+
+TEST_F(CrashResume, EmAplPseudoLabelsSurviveAKillBitIdentically) {
+  // No early stop: all three epochs run (the pass after epochs 1 and 2 is in epoch 2's checkpoint).
+  const std::vector<std::string> em_apl = {"--loss", "em_apl", "--early-stop-drop", "100"};
+  const std::string ref = dir("em_apl_reference"), name = "em_apl_kill", run = dir(name);
+  const Exit r = run_train(train_args(ref, em_apl), {}, "em_apl_reference");
+  ASSERT_EQ(r.code, 0) << r.log;
+  EXPECT_TRUE(contains(r.log, "entries pseudo-labelled")) << r.log;
+  double labelled = 0;
+  checkpoint_tensor_sum(ref, "apl_targets", &labelled);
+  EXPECT_GT(labelled, 0.0);
+  // Killed in epoch 3: the resume starts from epoch 2's checkpoint, which holds two passes' pseudo-labels.
+  const std::string log = root_ + "/" + name + ".log";
+  const Exit e = wait_for(spawn(train_args(run, em_apl),
+                                {"SPML_FAULT=train-step@" + std::to_string(2 * kStepsPerEpoch + 4) + ":kill"}, log),
+                          log);
+  ASSERT_TRUE(e.signaled && e.signal == SIGKILL) << e.log;
+  resume_to_the_end(run);
+  expect_reference_results(run, ref);
 }
 
 // ---- the folder lock ----

@@ -24,6 +24,45 @@ const std::vector<DatasetSettings>& all_dataset_settings() {
   return table;
 }
 
+const std::vector<LossSettingsRow>& all_loss_settings() {
+  // EM+APL (Zhou et al.): their per-data-set batch, lr, EM alpha, warm-up and beta, 10 epochs, one lr for every
+  // parameter. LL-R/Ct/Cp (Kim et al.): batch 16, lr 1e-5, head 10x, 10 epochs, early stop at 3 points; their code
+  // takes delta_rel from the command line (0.1 .. 0.5 %) without a per-data-set choice, so 0.2 % here. Fashion-Mosaic
+  // keeps its reference training settings (docs/results.md): APL's warm-up at half of the 6 epochs and VOC's beta,
+  // LL's delta_rel scaled to its larger share of missing positives (about 9 % of the unobserved entries, against
+  // 2 to 4 % on COCO and VOC) and its 6 epochs. Toy Shapes: values that make the tests' 2 epochs exercise them.
+  static const std::vector<std::string> kLl{"ll_r", "ll_ct", "ll_cp"}, kApl{"em_apl"};
+  static const std::string kLlPublished =
+      R"({"epochs": 10, "batch_size": 16, "lr": 1e-5, "lr_mult": 10, "early_stop_drop": 3, "ll_delta_rel": 0.2})";
+  static const std::vector<LossSettingsRow> table = {
+      {kApl, "voc",
+       R"({"epochs": 10, "batch_size": 8, "lr": 1e-5, "lr_mult": 1, "em_alpha": 0.2, "apl_warmup": 5, "apl_beta": 0.02})"},
+      {kApl, "coco",
+       R"({"epochs": 10, "batch_size": 16, "lr": 1e-5, "lr_mult": 1, "em_alpha": 0.1, "apl_warmup": 5, "apl_beta": 0.9})"},
+      {kApl, "nuswide",
+       R"({"epochs": 10, "batch_size": 16, "lr": 1e-5, "lr_mult": 1, "em_alpha": 0.1, "apl_warmup": 4, "apl_beta": 0.2})"},
+      {kApl, "cub",
+       R"({"epochs": 10, "batch_size": 8, "lr": 1e-4, "lr_mult": 1, "em_alpha": 0.01, "apl_warmup": 3, "apl_beta": 0.4})"},
+      {kApl, "fashion-mosaic", R"({"apl_warmup": 3, "apl_beta": 0.02})"},
+      {kApl, "toy-shapes", R"({"apl_warmup": 1, "apl_beta": 0.2})"},
+      {kLl, "voc", kLlPublished},
+      {kLl, "coco", kLlPublished},
+      {kLl, "nuswide", kLlPublished},
+      {kLl, "cub", kLlPublished},
+      {kLl, "fashion-mosaic", R"({"ll_delta_rel": 1.0})"},
+      {kLl, "toy-shapes", R"({"ll_delta_rel": 5.0})"},
+  };
+  return table;
+}
+
+const std::string* loss_settings_overrides(const std::string& loss, const std::string& dataset) {
+  for (const LossSettingsRow& row : all_loss_settings())
+    if (row.dataset == dataset)
+      for (const std::string& l : row.losses)
+        if (l == loss) return &row.overrides;
+  return nullptr;
+}
+
 const DatasetSettings& dataset_settings(const std::string& dataset) {
   std::string known;
   for (const DatasetSettings& d : all_dataset_settings()) {

@@ -26,6 +26,19 @@ struct DatasetSettings {
   losses::GrSettings gr;
 };
 
+// The losses' table: a loss's own published settings on a data set (EM+APL's and LL's papers train with other
+// batch sizes, learning rates and epochs than GR's protocol) as a JSON object of TrainConfig keys, laid over the data
+// set's row by default_train_config; nullptr when the loss has no row for the data set (docs/method.md section 11).
+const std::string* loss_settings_overrides(const std::string& loss, const std::string& dataset);
+
+// One row of the losses' table: the losses it applies to, the data set and the overrides.
+struct LossSettingsRow {
+  std::vector<std::string> losses;
+  std::string dataset;
+  std::string overrides;
+};
+const std::vector<LossSettingsRow>& all_loss_settings();
+
 const std::vector<DatasetSettings>& all_dataset_settings();
 // Throws spml::Error listing the known names for an unknown data set.
 const DatasetSettings& dataset_settings(const std::string& dataset);

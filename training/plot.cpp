@@ -279,4 +279,207 @@ void write_svg(const std::string& path, const std::vector<PlotPanel>& panels, in
   io::write_file_atomic(path, render_svg(panels, panel_width, panel_height));
 }
 
+namespace {
+
+// The heat map's ramp, light to dark (ColorBrewer YlGnBu): dark text on the light half, white on the dark one.
+constexpr double kRamp[][3] = {{255, 255, 217}, {199, 233, 180}, {65, 182, 196}, {34, 94, 168}, {8, 29, 88}};
+constexpr int kRampStops = sizeof(kRamp) / sizeof(kRamp[0]);
+
+std::string ramp_colour(double t) {
+  t = std::clamp(std::isfinite(t) ? t : 0.5, 0.0, 1.0);
+  const double position = t * (kRampStops - 1);
+  const int i = std::min(kRampStops - 2, int(position));
+  const double f = position - i;
+  char buffer[8];
+  std::snprintf(buffer, sizeof buffer, "#%02x%02x%02x", int(std::lround(kRamp[i][0] + f * (kRamp[i + 1][0] - kRamp[i][0]))),
+                int(std::lround(kRamp[i][1] + f * (kRamp[i + 1][1] - kRamp[i][1]))),
+                int(std::lround(kRamp[i][2] + f * (kRamp[i + 1][2] - kRamp[i][2]))));
+  return buffer;
+}
+
+// A text element cut to `max_chars` characters (an ellipsis, and the whole text as a tooltip).
+std::string text_element(const std::string& text, double x, double y, const std::string& attributes,
+                         std::size_t max_chars) {
+  const bool cut = max_chars >= 2 && utf8_length(text) > max_chars;
+  std::string svg = "<text x=\"" + px(x) + "\" y=\"" + px(y) + "\" " + attributes + ">";
+  if (cut) svg += "<title>" + xml_escaped(text) + "</title>" + xml_escaped(utf8_prefix(text, max_chars - 1)) + "\xE2\x80\xA6";
+  else svg += xml_escaped(text);
+  return svg + "</text>\n";
+}
+
+std::string svg_header(double width, double height) {
+  const std::string w = px(width), h = px(height);
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + w +
+         "\" height=\"" + h + "\" viewBox=\"0 0 " + w + " " + h + "\" font-family=\"sans-serif\" font-size=\"" +
+         fixed(kFontSize, 0) + "\">\n<rect width=\"" + w + "\" height=\"" + h + "\" fill=\"white\"/>\n";
+}
+
+double text_width(const std::string& text) {
+  return kCharWidth * double(utf8_length(text));
+}
+
+}  // namespace
+
+std::string render_heat_map_svg(const HeatMap& map) {
+  const std::size_t rows = map.row_names.size(), columns = map.column_names.size();
+  SPML_CHECK(map.values.size() == rows, "render_heat_map_svg: ", map.values.size(), " rows of values for ", rows,
+             " row names");
+  SPML_CHECK(map.texts.empty() || map.texts.size() == rows, "render_heat_map_svg: ", map.texts.size(),
+             " rows of texts for ", rows, " row names");
+  for (std::size_t r = 0; r < rows; ++r) {
+    SPML_CHECK(map.values[r].size() == columns, "render_heat_map_svg: row ", r, " has ", map.values[r].size(),
+               " values for ", columns, " column names");
+    SPML_CHECK(map.texts.empty() || map.texts[r].size() == columns, "render_heat_map_svg: row ", r, " has ",
+               map.texts[r].size(), " texts for ", columns, " column names");
+  }
+  const auto cell_text = [&](std::size_t r, std::size_t c) {
+    if (!map.texts.empty() && !map.texts[r][c].empty()) return map.texts[r][c];
+    return std::isfinite(map.values[r][c]) ? fixed(map.values[r][c], 2) : std::string("-");
+  };
+  Range range;
+  for (const auto& row : map.values)
+    for (const double v : row)
+      if (std::isfinite(v)) range.add(v);
+
+  constexpr double kMaxCellWidth = 200, kCellHeight = 36, kPad = 14;
+  double cell_width = 84, label_width = text_width(map.row_label);
+  for (const std::string& name : map.column_names) cell_width = std::max(cell_width, text_width(name) + kPad);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c = 0; c < columns; ++c) cell_width = std::max(cell_width, text_width(cell_text(r, c)) + kPad);
+  cell_width = std::min(cell_width, kMaxCellWidth);
+  for (const std::string& name : map.row_names) label_width = std::max(label_width, text_width(name));
+  label_width = std::min(label_width, 240.0) + kPad;
+  const std::size_t cell_chars = std::size_t((cell_width - 6) / kCharWidth);
+  const std::size_t label_chars = std::size_t((label_width - 6) / kCharWidth);
+
+  const double left = 12 + label_width, grid_top = 74;
+  const double grid_width = cell_width * double(std::max<std::size_t>(1, columns));
+  const double grid_height = kCellHeight * double(std::max<std::size_t>(1, rows));
+  const double legend_top = grid_top + grid_height + 22;
+  const double width = std::max(left + grid_width + 16, text_width(map.title) + 24);
+  const double height = legend_top + 40;
+
+  std::string svg = svg_header(width, height);
+  svg += "<defs><linearGradient id=\"ramp\" x1=\"0\" x2=\"1\" y1=\"0\" y2=\"0\">";
+  for (int i = 0; i < kRampStops; ++i)
+    svg += "<stop offset=\"" + fixed(double(i) / (kRampStops - 1), 2) + "\" stop-color=\"" +
+           ramp_colour(double(i) / (kRampStops - 1)) + "\"/>";
+  svg += "</linearGradient></defs>\n";
+  svg += text_element(map.title, width / 2, 18, "class=\"title\" text-anchor=\"middle\" font-weight=\"bold\"", 0);
+  svg += text_element(map.column_label + " \xE2\x86\x92", left + grid_width / 2, 40,
+                      "class=\"column-label\" text-anchor=\"middle\" font-style=\"italic\"", 0);
+  svg += text_element(map.row_label + " \xE2\x86\x93", 12, grid_top - 8,
+                      "class=\"row-label\" font-style=\"italic\"", label_chars);
+  for (std::size_t c = 0; c < columns; ++c)
+    svg += text_element(map.column_names[c], left + cell_width * (double(c) + 0.5), grid_top - 8,
+                        "class=\"column\" text-anchor=\"middle\"", cell_chars);
+  svg += "<g class=\"cells\">\n";
+  for (std::size_t r = 0; r < rows; ++r) {
+    const double y = grid_top + kCellHeight * double(r);
+    svg += text_element(map.row_names[r], 12, y + kCellHeight / 2 + kFontSize / 3, "class=\"row\"", label_chars);
+    for (std::size_t c = 0; c < columns; ++c) {
+      const double x = left + cell_width * double(c), v = map.values[r][c];
+      const bool has_value = std::isfinite(v);
+      const double t = !has_value ? 0 : range.hi > range.lo ? (v - range.lo) / (range.hi - range.lo) : 0.5;
+      svg += "<rect x=\"" + px(x) + "\" y=\"" + px(y) + "\" width=\"" + px(cell_width) + "\" height=\"" +
+             px(kCellHeight) + "\" fill=\"" + (has_value ? ramp_colour(t) : std::string("#d9d9d9")) +
+             "\" stroke=\"white\"/>\n";
+      svg += text_element(cell_text(r, c), x + cell_width / 2, y + kCellHeight / 2 + kFontSize / 3,
+                          std::string("text-anchor=\"middle\" fill=\"") + (has_value && t > 0.55 ? "white" : "#222222") +
+                              "\"",
+                          cell_chars);
+    }
+  }
+  svg += "</g>\n";
+  if (map.outlined_row >= 0 && map.outlined_column >= 0 && std::size_t(map.outlined_row) < rows &&
+      std::size_t(map.outlined_column) < columns)
+    svg += "<rect class=\"outline\" x=\"" + px(left + cell_width * map.outlined_column + 1.5) + "\" y=\"" +
+           px(grid_top + kCellHeight * map.outlined_row + 1.5) + "\" width=\"" + px(cell_width - 3) + "\" height=\"" +
+           px(kCellHeight - 3) + "\" fill=\"none\" stroke=\"#d62728\" stroke-width=\"3\"/>\n";
+  // The colour scale: the ramp from the smallest to the largest value.
+  const double bar_width = std::min(200.0, grid_width);
+  svg += "<g class=\"scale\">\n";
+  svg += text_element(map.value_label, 12, legend_top + 12, "", label_chars + 6);
+  const double bar_left = left;
+  svg += "<rect x=\"" + px(bar_left) + "\" y=\"" + px(legend_top) + "\" width=\"" + px(bar_width) +
+         "\" height=\"14\" fill=\"url(#ramp)\" stroke=\"#333333\"/>\n";
+  if (!range.empty()) {
+    svg += text_element(fixed(range.lo, 2), bar_left, legend_top + 28, "text-anchor=\"start\"", 0);
+    svg += text_element(fixed(range.hi, 2), bar_left + bar_width, legend_top + 28, "text-anchor=\"end\"", 0);
+  }
+  svg += "</g>\n</svg>\n";
+  return svg;
+}
+
+std::string render_bar_chart_svg(const BarChart& chart) {
+  const std::size_t n = chart.names.size();
+  SPML_CHECK(chart.values.size() == n, "render_bar_chart_svg: ", chart.values.size(), " values for ", n, " names");
+  SPML_CHECK(chart.texts.empty() || chart.texts.size() == n, "render_bar_chart_svg: ", chart.texts.size(),
+             " texts for ", n, " names");
+  const auto bar_text = [&](std::size_t i) {
+    if (!chart.texts.empty() && !chart.texts[i].empty()) return chart.texts[i];
+    return std::isfinite(chart.values[i]) ? fixed(chart.values[i], 2) : std::string("-");
+  };
+  constexpr double kSlot = 56, kBarWidth = 36, kPlotHeight = 220, kMaxNameChars = 40;
+  Range range;
+  range.add(0);
+  for (const double v : chart.values)
+    if (std::isfinite(v)) range.add(v);
+  const std::vector<double> ticks = nice_ticks(range.lo, range.hi);
+  double longest = 0;
+  for (const std::string& name : chart.names) longest = std::max(longest, text_width(name));
+  longest = std::min(longest, kCharWidth * kMaxNameChars);
+  Axes axes;
+  axes.left = kMarginLeft;
+  axes.top = kMarginTop + 12;  // room for the texts above the highest bar
+  axes.width = kSlot * double(std::max<std::size_t>(1, n));
+  axes.height = kPlotHeight;
+  axes.x_lo = 0;
+  axes.x_hi = double(std::max<std::size_t>(1, n));
+  axes.y_lo = ticks.front();
+  axes.y_hi = ticks.back();
+  const double bottom = axes.top + axes.height;
+  const double width = std::max(axes.left + axes.width + kMarginRight + longest * 0.71, text_width(chart.title) + 24);
+  const double height = bottom + 16 + longest * 0.71 + 12;
+
+  std::string svg = svg_header(width, height);
+  svg += text_element(chart.title, axes.left + axes.width / 2, 18,
+                      "class=\"title\" text-anchor=\"middle\" font-weight=\"bold\"", 0);
+  const double step = ticks.size() > 1 ? ticks[1] - ticks[0] : 1;
+  for (const double t : ticks) {
+    const double y = axes.px_y(t);
+    svg += "<line x1=\"" + px(axes.left - 4) + "\" y1=\"" + px(y) + "\" x2=\"" + px(axes.left + axes.width) +
+           "\" y2=\"" + px(y) + "\" stroke=\"#e0e0e0\"/>\n";
+    svg += text_element(tick_label(t, step), axes.left - 7, y + kFontSize / 3, "class=\"tick-y\" text-anchor=\"end\"",
+                        0);
+  }
+  const double y_label_y = axes.top + axes.height / 2;
+  svg += "<text class=\"y-label\" x=\"14\" y=\"" + px(y_label_y) + "\" text-anchor=\"middle\" transform=\"rotate(-90 14 " +
+         px(y_label_y) + ")\">" + xml_escaped(chart.y_label) + "</text>\n";
+  const double zero = axes.px_y(0);
+  svg += "<g class=\"bars\">\n";
+  for (std::size_t i = 0; i < n; ++i) {
+    const double centre = axes.left + kSlot * (double(i) + 0.5), v = chart.values[i];
+    double text_y = zero - 4;
+    if (std::isfinite(v)) {
+      const double top = std::min(zero, axes.px_y(v)), bar_height = std::fabs(axes.px_y(v) - zero);
+      const bool outlined = int(i) == chart.outlined;
+      svg += "<rect x=\"" + px(centre - kBarWidth / 2) + "\" y=\"" + px(top) + "\" width=\"" + px(kBarWidth) +
+             "\" height=\"" + px(bar_height) + "\" fill=\"" + kSeriesColours[0] + "\"" +
+             (outlined ? " stroke=\"#d62728\" stroke-width=\"3\" class=\"outline\"" : "") + "/>\n";
+      text_y = std::min(zero, axes.px_y(v)) - 4;
+    }
+    svg += text_element(bar_text(i), centre, text_y, "text-anchor=\"middle\" font-size=\"10\"", 9);
+    svg += text_element(chart.names[i], centre + 4, bottom + 14,
+                        "class=\"name\" text-anchor=\"end\" transform=\"rotate(-45 " + px(centre + 4) + " " +
+                            px(bottom + 14) + ")\"",
+                        std::size_t(kMaxNameChars));
+  }
+  svg += "</g>\n";
+  svg += "<rect x=\"" + px(axes.left) + "\" y=\"" + px(axes.top) + "\" width=\"" + px(axes.width) + "\" height=\"" +
+         px(axes.height) + "\" fill=\"none\" stroke=\"#333333\"/>\n</svg>\n";
+  return svg;
+}
+
+
 }  // namespace spml::training

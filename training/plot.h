@@ -33,4 +33,33 @@ std::string render_svg(const std::vector<PlotPanel>& panels, int panel_width = 4
 void write_svg(const std::string& path, const std::vector<PlotPanel>& panels, int panel_width = 480,
                int panel_height = 320);
 
+// A heat map of a table of values, e.g. a hyper-parameter grid's val mAP: rows x columns cells coloured along a
+// light-to-dark ramp from the smallest to the largest finite value, each with its text; a cell without a value (NaN)
+// is grey. Row names run down the left, column names along the top; one cell may be outlined (e.g. the chosen one).
+struct HeatMap {
+  std::string title, row_label, column_label, value_label;
+  std::vector<std::string> row_names, column_names;
+  std::vector<std::vector<double>> values;       // [row][column]; NaN: no value
+  std::vector<std::vector<std::string>> texts;   // [row][column] drawn in the cell; empty: the value, 2 decimals
+  int outlined_row = -1, outlined_column = -1;   // -1: none
+};
+
+// Throws spml::Error when values (or a non-empty texts) do not have row_names.size() rows of
+// column_names.size() entries.
+std::string render_heat_map_svg(const HeatMap& map);
+
+// One vertical bar per named value from zero (the axis covers the finite values and zero), its text above it; a
+// NaN value draws no bar, only its text; one bar may be outlined. Names are written under the bars, turned 45
+// degrees.
+struct BarChart {
+  std::string title, y_label;
+  std::vector<std::string> names;
+  std::vector<double> values;      // NaN: no bar
+  std::vector<std::string> texts;  // drawn above the bars; empty: the value, 2 decimals
+  int outlined = -1;               // -1: none
+};
+
+// Throws spml::Error when values (or a non-empty texts) differ in length from names.
+std::string render_bar_chart_svg(const BarChart& chart);
+
 }  // namespace spml::training

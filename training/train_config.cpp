@@ -24,7 +24,8 @@ using nlohmann::json;
   X(lr_mult) X(linear_init) X(beta) X(alpha) X(q2q3) X(expected_pos) X(em_alpha) X(image_size)        \
   X(device) X(seed) X(out) X(deterministic) X(threads) X(workers) X(max_train)    \
   X(cpu_kernels) X(init_seed) X(order_seed) X(flip_seed) X(no_flip) X(order_file) X(dtype)   \
-  X(on_bad_image) X(on_nonfinite)
+  X(on_bad_image) X(on_nonfinite) X(early_stop_drop) X(mode) X(stage1_epochs) X(feature_cache) X(role_init)   \
+  X(apl_warmup) X(apl_beta) X(ll_delta_rel)
 // clang-format on
 
 json to_json_object(const TrainConfig& c) {
@@ -74,7 +75,7 @@ bool vector_contains(const std::vector<std::string>& names, const std::string& n
 
 }  // namespace
 
-TrainConfig default_train_config(const std::string& dataset) {
+TrainConfig default_train_config(const std::string& dataset, const std::string& loss, const std::string& mode) {
   const DatasetSettings& t = dataset_settings(dataset);
   TrainConfig c;
   c.dataset = dataset;
@@ -88,6 +89,12 @@ TrainConfig default_train_config(const std::string& dataset) {
   c.q2q3 = t.gr.q2q3;
   c.expected_pos = t.expected_positives;
   c.em_alpha = t.em_alpha;
+  c.loss = loss;
+  c.mode = mode;
+  if (mode == "linear-fixed-features") c.epochs = kLinearFixedFeaturesEpochs;
+  // The loss's own published settings on this data set (its row of the losses' table), over the data set's.
+  if (const std::string* overrides = loss_settings_overrides(loss, dataset))
+    c = train_config_from_json(*overrides, "the losses' table (" + loss + " on " + dataset + ")", c);
   return c;
 }
 
@@ -124,6 +131,20 @@ void validate_train_config(const TrainConfig& c) {
              c.on_bad_image, "'");
   SPML_CHECK(c.on_nonfinite == "stop" || c.on_nonfinite == "skip", "--on-nonfinite must be stop or skip, got '",
              c.on_nonfinite, "'");
+  SPML_CHECK(c.early_stop_drop >= 0 && std::isfinite(c.early_stop_drop),
+             "--early-stop-drop must be a number >= 0 (points of val mAP), got ", c.early_stop_drop);
+  SPML_CHECK(c.mode == "end-to-end" || c.mode == "linear-fixed-features" || c.mode == "linear-init",
+             "--mode must be end-to-end, linear-fixed-features or linear-init, got '", c.mode, "'");
+  SPML_CHECK(c.stage1_epochs >= 1, "--stage1-epochs must be >= 1, got ", c.stage1_epochs);
+  SPML_CHECK(c.mode == "end-to-end" || c.linear_init == 0, "--linear-init (GR's frozen-backbone epochs) applies to ",
+             "--mode end-to-end only; --mode ", c.mode, " is Cole et al.'s linear training");
+  SPML_CHECK(c.role_init.empty() || c.loss == "role", "--role-init is for --loss role, not ", c.loss);
+  if (c.loss == "em_apl")
+    SPML_CHECK(c.apl_warmup >= 1 && c.apl_warmup < c.epochs, "--apl-warmup must be in [1, --epochs), got ",
+               c.apl_warmup, " with --epochs ", c.epochs, " (the pseudo-labels are spread over the epochs after it)");
+  SPML_CHECK(c.apl_beta >= 0 && std::isfinite(c.apl_beta), "--apl-beta must be a number >= 0, got ", c.apl_beta);
+  SPML_CHECK(c.ll_delta_rel > 0 && c.ll_delta_rel <= 100, "--ll-delta-rel must be in (0, 100] (percent), got ",
+             c.ll_delta_rel);
   // GrSchedule names the vector and the value at fault.
   losses::GrSchedule(losses::GrSettings{c.beta, c.alpha, c.q2q3}, c.epochs, c.linear_init);
 }
@@ -163,18 +184,24 @@ TrainConfig resolve_train_config(const TrainConfig& flags, const std::vector<std
   const auto was_given = [&](const std::string& key) {
     return std::find(given.begin(), given.end(), key) != given.end();
   };
-  // The data set picks the defaults, so it is read first: the flag's, else --config's, else fashion-mosaic.
-  std::string dataset = was_given("dataset") ? flags.dataset : "fashion-mosaic";
-  TrainConfig config;
+  // The data set, the loss and the mode pick the defaults, so they are read first: each the flag's, else --config's,
+  // else the default (fashion-mosaic, gr, end-to-end).
+  std::string text;
+  json file = json::object();
   if (!config_file.empty()) {
-    const std::string text = io::read_text_file(config_file);
-    const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (!was_given("dataset") && j.is_object() && j.contains("dataset") && j["dataset"].is_string())
-      dataset = j["dataset"].get<std::string>();
-    config = train_config_from_json(text, config_file, default_train_config(dataset));
-  } else {
-    config = default_train_config(dataset);
+    text = io::read_text_file(config_file);
+    file = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!file.is_object()) file = json::object();  // train_config_from_json below names the problem
   }
+  const auto chosen = [&](const char* key, const std::string& flag_value, const std::string& fallback) {
+    if (was_given(key)) return flag_value;
+    if (file.contains(key) && file[key].is_string()) return file[key].get<std::string>();
+    return fallback;
+  };
+  const std::string dataset = chosen("dataset", flags.dataset, "fashion-mosaic");
+  TrainConfig config =
+      default_train_config(dataset, chosen("loss", flags.loss, "gr"), chosen("mode", flags.mode, "end-to-end"));
+  if (!config_file.empty()) config = train_config_from_json(text, config_file, config);
   const json flag_values = to_json_object(flags);
   json given_values = json::object();
   for (const std::string& key : given) {

@@ -56,10 +56,31 @@ struct TrainConfig {
   // A step whose loss or logits are NaN/Inf: "stop" ends the run naming the epoch, step, loss and batch (last.ckpt
   // keeps the last good state); "skip" leaves that step out (no update, BatchNorm statistics restored), counted.
   std::string on_nonfinite = "stop";
+  // Stop once the best val mAP exceeds the current one by more than this many points (the protocol: 2; LL: 3).
+  double early_stop_drop = 2;
+  // The training mode (docs/method.md section 7.2): "end-to-end"; "linear-fixed-features" (Cole et al.: only a Linear
+  // head trains, on the backbone's pooled features extracted once into feature_cache, no augmentation);
+  // "linear-init" (stage 1 linear-fixed-features for stage1_epochs into RUNDIR/stage1, stage 2 end to end from the
+  // best stage-1 head into RUNDIR/stage2; ROLE's estimates carried over).
+  std::string mode = "end-to-end";
+  int stage1_epochs = 25;
+  std::string feature_cache;  // the cached features' folder; "" = <data>/feature_cache
+  // ROLE: the label-estimate logits to start from (.npy [N_train, C], e.g. stage 1's best_label_estimates.npy);
+  // "" = ROLE's own initialisation.
+  std::string role_init;
+  int apl_warmup = 3;         // em_apl: the first epoch after which the asymmetric pseudo-labelling pass runs
+  double apl_beta = 0.02;     // em_apl: the weight of the pseudo-labelled (soft negative) entries
+  double ll_delta_rel = 1.0;  // ll_r, ll_ct, ll_cp: the clean rate's drop per epoch, in percent
 };
 
-// The defaults of `dataset`: its row of the data-set table (training/dataset_settings.h).
-TrainConfig default_train_config(const std::string& dataset);
+// Cole et al.'s linear_fixed_features mode trains its head for 25 epochs.
+constexpr int kLinearFixedFeaturesEpochs = 25;
+
+// The defaults of `dataset` for `loss` in `mode`: the data set's row of the data-set table, then
+// (linear-fixed-features) 25 epochs, then the loss's own row of the losses' table on that data set when it has one
+// (training/dataset_settings.h).
+TrainConfig default_train_config(const std::string& dataset, const std::string& loss = "gr",
+                                 const std::string& mode = "end-to-end");
 
 // Checks every field (names the flag and the accepted values): known data set, arch and loss, epochs >= 1,
 // 0 <= linear_init < epochs, positive batch size / lr / lr_mult / image size, vector lengths, GR's schedule
@@ -76,10 +97,10 @@ std::string train_config_to_json(const TrainConfig& config);
 // Reads that format. Keys may be a subset: the missing ones keep the values of `base`. An unknown key, a value
 // of the wrong type or text that is not a JSON object is an error naming `source` and the key.
 TrainConfig train_config_from_json(const std::string& json_text, const std::string& source, const TrainConfig& base);
-// The configuration a command line asks for, in layers: the data set's defaults (the data set from the flags,
-// else from the config file, else fashion-mosaic), then the config file (a config.json; "" = none), then each
-// setting named in `given` (JSON keys, e.g. "batch_size") with its value from `flags`. fashion-mosaic and
-// toy-shapes default their data folder to data/<dataset>. Errors name the config file and the key.
+// The configuration a command line asks for, in layers: the defaults of the data set, loss and mode (each from the
+// flags, else from the config file, else fashion-mosaic, gr, end-to-end), then the config file (a config.json; "" =
+// none), then each setting named in `given` (JSON keys, e.g. "batch_size") with its value from `flags`. fashion-mosaic
+// and toy-shapes default their data folder to data/<dataset>. Errors name the config file and the key.
 TrainConfig resolve_train_config(const TrainConfig& flags, const std::vector<std::string>& given,
                                  const std::string& config_file);
 

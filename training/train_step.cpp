@@ -2,6 +2,7 @@
 #include "training/train_step.h"
 
 #include "framework/autograd/autograd.h"
+#include "framework/io/npy_tensor.h"
 #include "framework/ops/ops.h"
 #include "kernels/common/error.h"
 
@@ -12,11 +13,21 @@ namespace {
 // optimizer (groups backbone, head, label_estimates) and one state dict cover everything that trains.
 class TrainState : public nn::Module {
  public:
-  TrainState(std::shared_ptr<models::ResNet> net, const Tensor& label_estimates) {
+  TrainState(std::shared_ptr<models::ResNet> net, const Tensor& label_estimates, TrainLabelState* label_state,
+             losses::LossKind kind) {
     register_module("net", std::move(net));
     if (label_estimates.defined()) register_parameter("label_estimates", label_estimates);
+    if (label_state && kind == losses::LossKind::LL_CP) register_buffer("train_labels", label_state->labels());
+    if (label_state && kind == losses::LossKind::EM_APL) register_buffer("apl_targets", label_state->apl_targets());
   }
 };
+
+Tensor read_role_init(const std::string& path, const Shape& shape) {
+  const Tensor g = io::read_npy_tensor(path);
+  SPML_CHECK(g.shape() == shape, "--role-init ", path, ": expected label-estimate logits ", shape_str(shape),
+             " (the train split's rows x classes), got ", g.description());
+  return g;
+}
 
 }  // namespace
 
@@ -30,9 +41,16 @@ TrainingStep::TrainingStep(const TrainConfig& config, std::shared_ptr<models::Re
       net_(std::move(net)),
       schedule_(losses::GrSettings{config.beta, config.alpha, config.q2q3}, config.epochs, config.linear_init) {
   SPML_CHECK(net_, "TrainingStep: no network");
-  if (kind_ == losses::LossKind::ROLE)
+  if (kind_ == losses::LossKind::ROLE) {
     estimates_ = std::make_unique<losses::RoleLabelEstimates>(train_observed, uint64_t(config.seed), dtype_, device);
-  state_ = std::make_unique<TrainState>(net_, estimates_ ? estimates_->logits() : Tensor());
+    if (!config.role_init.empty()) {
+      autograd::NoGradGuard no_grad;
+      estimates_->logits().copy_(read_role_init(config.role_init, train_observed.shape()).to(dtype_).to(device));
+    }
+  }
+  if (kind_ == losses::LossKind::LL_CP || kind_ == losses::LossKind::EM_APL)
+    label_state_ = std::make_unique<TrainLabelState>(train_observed.to(Device::cpu()).to(DType::Float32));
+  state_ = std::make_unique<TrainState>(net_, estimates_ ? estimates_->logits() : Tensor(), label_state_.get(), kind_);
   std::vector<optim::ParamGroup> groups = {{net_->backbone_parameters(), config.lr, "backbone"},
                                            {net_->head_parameters(), config.lr * config.lr_mult, "head"}};
   if (estimates_)
@@ -49,6 +67,7 @@ void TrainingStep::begin_epoch(int epoch) {
   for (Tensor& p : net_->backbone_parameters()) p.set_requires_grad(!frozen_);
   state_->train();
   loss_params_ = losses::make_loss_params(schedule_.at(epoch), config_.expected_pos, config_.em_alpha, num_classes_);
+  loss_params_.apl_beta = config_.apl_beta;
 }
 
 StepResult TrainingStep::run(const data::Batch& batch, PhaseSeconds& phases) {
@@ -57,8 +76,8 @@ StepResult TrainingStep::run(const data::Batch& batch, PhaseSeconds& phases) {
   // when non-finite must not leave NaN in them (they are what evaluation uses).
   std::vector<Tensor> buffers_before;
   if (config_.on_nonfinite == "skip")
-    for (const auto& [name, buffer] : state_->named_buffers()) buffers_before.push_back(buffer.clone());
-  Tensor logits, loss;
+    for (const auto& [name, buffer] : net_->named_buffers()) buffers_before.push_back(buffer.clone());
+  Tensor logits, loss, selection;
   {
     PhaseTimer phase("forward", phases.forward);
     logits = net_->forward(batch.images.dtype() == dtype_ ? batch.images : batch.images.to(dtype_));
@@ -66,10 +85,25 @@ StepResult TrainingStep::run(const data::Batch& batch, PhaseSeconds& phases) {
   StepResult result;
   {
     PhaseTimer phase("loss", phases.loss);
-    const Tensor& labels = kind_ == losses::LossKind::BCE ? batch.labels : batch.observed;
-    const Tensor estimate_rows = estimates_ ? estimates_->rows(batch.indices.to(device_)) : Tensor();
-    loss = losses::spml_loss(kind_, logits, labels.dtype() == dtype_ ? labels : labels.to(dtype_), loss_params_,
-                             estimate_rows);
+    const auto as_model_input = [&](const Tensor& t) {
+      const Tensor on_device = t.to(device_);  // the same tensor when already there
+      return on_device.dtype() == dtype_ ? on_device : on_device.to(dtype_);
+    };
+    // LL-Cp trains on its label state (the observed labels plus its flips), BCE on the clean labels.
+    const Tensor labels = kind_ == losses::LossKind::BCE     ? as_model_input(batch.labels)
+                          : kind_ == losses::LossKind::LL_CP ? as_model_input(label_state_->label_rows(batch.indices))
+                                                             : as_model_input(batch.observed);
+    Tensor aux;
+    if (estimates_) {
+      aux = estimates_->rows(batch.indices.to(device_));
+    } else if (kind_ == losses::LossKind::EM_APL) {
+      aux = as_model_input(label_state_->apl_target_rows(batch.indices));
+    } else if (kernels::is_large_loss_kind(kind_)) {
+      const int64_t k = losses::large_loss_count(kind_, epoch_, config_.ll_delta_rel, logits.numel());
+      aux = losses::large_loss_selection(logits, labels, k);
+    }
+    loss = losses::spml_loss(kind_, logits, labels, loss_params_, aux);
+    if (kind_ == losses::LossKind::LL_CP) selection = aux;
     // Both scalars come back in one copy (one device sync per step).
     autograd::NoGradGuard no_grad;
     const std::vector<double> loss_and_logit_sum =
@@ -83,7 +117,7 @@ StepResult TrainingStep::run(const data::Batch& batch, PhaseSeconds& phases) {
   }
   if (!result.finite()) {
     std::size_t i = 0;
-    for (auto& [name, buffer] : state_->named_buffers())
+    for (auto& [name, buffer] : net_->named_buffers())
       if (i < buffers_before.size()) buffer.copy_(buffers_before[i++]);
     return result;
   }
@@ -95,6 +129,9 @@ StepResult TrainingStep::run(const data::Batch& batch, PhaseSeconds& phases) {
   {
     PhaseTimer phase("optimizer", phases.optimizer);
     adam_->step();
+    // LL-Cp's permanent correction: the selected entries are positive from now on (the step was taken).
+    if (selection.defined())
+      label_state_->flip_to_positive(batch.indices, selection.to(Device::cpu()).to(DType::Float32));
   }
   return result;
 }

@@ -16,6 +16,7 @@
 #include "losses/role.h"
 #include "losses/spml_loss.h"
 #include "models/resnet.h"
+#include "training/label_state.h"
 #include "training/train_config.h"
 
 namespace spml::training {
@@ -65,8 +66,13 @@ class TrainingStep {
   // statistics that its forward moved are put back too.
   StepResult run(const data::Batch& batch, PhaseSeconds& phases);
 
-  // Everything that trains, for checkpoints: "net.*" and, for ROLE, "label_estimates".
+  // Everything a checkpoint holds: "net.*", for ROLE "label_estimates", for LL-Cp the buffer "train_labels" and for
+  // EM+APL the buffer "apl_targets" (the label state).
   nn::Module& state() { return *state_; }
+  // LL-Cp's and EM+APL's label state; nullptr for the other losses.
+  TrainLabelState* label_state() { return label_state_.get(); }
+  // ROLE's label estimates; nullptr for the other losses.
+  losses::RoleLabelEstimates* label_estimates() { return estimates_.get(); }
   optim::Adam& optimizer() { return *adam_; }
   models::ResNet& net() { return *net_; }
   const losses::LossParams& loss_params() const { return loss_params_; }
@@ -81,6 +87,7 @@ class TrainingStep {
   int64_t num_classes_;
   std::shared_ptr<models::ResNet> net_;
   std::unique_ptr<losses::RoleLabelEstimates> estimates_;
+  std::unique_ptr<TrainLabelState> label_state_;
   std::unique_ptr<nn::Module> state_;
   std::unique_ptr<optim::Adam> adam_;
   losses::GrSchedule schedule_;

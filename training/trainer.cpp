@@ -37,8 +37,8 @@ double seconds_since(Clock::time_point start) {
 
 }  // namespace
 
-bool should_stop_early(double best_val_map, double current_val_map) {
-  return best_val_map - current_val_map > 2.0;
+bool should_stop_early(double best_val_map, double current_val_map, double drop) {
+  return best_val_map - current_val_map > drop;
 }
 
 BestTracker::Decision BestTracker::update(int epoch, double val_map) {
@@ -48,7 +48,7 @@ BestTracker::Decision BestTracker::update(int epoch, double val_map) {
     best_val_map = val_map;
     best_epoch = epoch;
   }
-  d.stop = should_stop_early(best_val_map, val_map);
+  d.stop = should_stop_early(best_val_map, val_map, stop_drop);
   return d;
 }
 
@@ -148,6 +148,8 @@ SplitEvaluation evaluate_split(models::ResNet& net, const data::MultiLabelSplit&
   SplitEvaluation result;
   result.map = metrics::mean_average_precision(probabilities, split.labels);
   result.probabilities = probabilities;
+  result.labels = split.labels;
+  result.observed = split.observed;
   result.seconds = seconds_since(start);
   return result;
 }

@@ -22,14 +22,15 @@
 
 namespace spml::training {
 
-// best - current > 2 mAP points (docs/method.md section 7).
-bool should_stop_early(double best_val_map, double current_val_map);
+// best - current > drop mAP points (docs/method.md section 7: 2; LL's protocol: 3).
+bool should_stop_early(double best_val_map, double current_val_map, double drop = 2.0);
 
 // The per-epoch decision of the protocol: the best checkpoint moves on strict improvement (the first epoch always
-// sets it), and training stops once the current val mAP is more than 2 points below the best.
+// sets it), and training stops once the current val mAP is more than stop_drop points below the best.
 struct BestTracker {
   double best_val_map = 0;
   int best_epoch = 0;  // 0: no epoch seen yet
+  double stop_drop = 2.0;
   struct Decision {
     bool improved = false;
     bool stop = false;
@@ -93,6 +94,8 @@ data::LoaderOptions train_loader_options(const TrainConfig& config, Device devic
 struct SplitEvaluation {
   metrics::MapResult map;
   Tensor probabilities;  // [N, C] float32 sigmoid outputs, CPU, in the split's order
+  Tensor labels;         // [N, C] the split's clean labels (what mAP is measured against)
+  Tensor observed;       // [N, C] the split's observed single-positive labels
   double seconds = 0;
 };
 

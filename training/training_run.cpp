@@ -17,6 +17,7 @@
 #include "framework/io/sha256.h"
 #include "kernels/common/error.h"
 #include "models/weights.h"
+#include "training/split_metrics.h"
 
 namespace spml::training {
 namespace {
@@ -229,6 +230,20 @@ bool TrainingRun::train_epoch(int epoch) {
 const EpochRecord& TrainingRun::end_epoch(int epoch) {
   RunPosition& pos = position_;
   SplitEvaluation val;
+  std::string label_state_note;
+  if (TrainLabelState* labels = step_->label_state()) {
+    if (config_.loss == "em_apl" && epoch >= config_.apl_warmup) {
+      // EM+APL's pass (eval mode, dataset order, no flip: deterministic) before validation; the checkpoint below
+      // holds its result, so a resumed run never repeats or loses it.
+      PhaseTimer phase("pseudo_label", pos.phases.eval);
+      const SplitEvaluation train = evaluate_split(step_->net(), dataset_.train, dataset_.image_root, config_, device_);
+      const int64_t added = labels->pseudo_label(train.probabilities, config_.epochs, config_.apl_warmup);
+      label_state_note = ", " + std::to_string(added) + " entries pseudo-labelled (" +
+                         std::to_string(labels->pseudo_labelled_count()) + " in all)";
+    } else if (config_.loss == "ll_cp") {
+      label_state_note = ", " + std::to_string(labels->flipped_count()) + " labels flipped to positive in all";
+    }
+  }
   {
     PhaseTimer phase("eval", pos.phases.eval);
     val = evaluate_split(step_->net(), dataset_.val, dataset_.image_root, config_, device_);
@@ -244,7 +259,7 @@ const EpochRecord& TrainingRun::end_epoch(int epoch) {
   // The training phase's time plus validation's: the wall time of an epoch, summed over its resumed pieces.
   record.seconds = pos.train_seconds + pos.phases.eval;
   pos.history.push_back(record);
-  BestTracker tracker{pos.best_val_map, pos.best_epoch};
+  BestTracker tracker{pos.best_val_map, pos.best_epoch, config_.early_stop_drop};
   const BestTracker::Decision decision = tracker.update(epoch, record.val_map);
   pos.best_val_map = tracker.best_val_map;
   pos.best_epoch = tracker.best_epoch;
@@ -263,11 +278,13 @@ const EpochRecord& TrainingRun::end_epoch(int epoch) {
            : " (best " + format_fixed(pos.best_val_map, 2) + " @ " + std::to_string(pos.best_epoch) + ")") +
       ", " + format_fixed(record.seconds, 1) + " s, " + format_fixed(record.images_per_s, 1) + " img/s" +
       (record.skipped_images > 0 ? ", " + std::to_string(record.skipped_images) + " bad images skipped" : "") +
-      (record.skipped_steps > 0 ? ", " + std::to_string(record.skipped_steps) + " non-finite steps skipped" : ""));
+      (record.skipped_steps > 0 ? ", " + std::to_string(record.skipped_steps) + " non-finite steps skipped" : "") +
+      label_state_note);
   log("  phases: " + phases_text(pos.phases));
   if (pos.stopped_early)
-    log("early stop: val mAP " + format_fixed(record.val_map, 2) + " is more than 2 points below the best " +
-        format_fixed(pos.best_val_map, 2) + " (epoch " + std::to_string(pos.best_epoch) + ")");
+    log("early stop: val mAP " + format_fixed(record.val_map, 2) + " is more than " +
+        format_fixed(config_.early_stop_drop, 1) + " points below the best " + format_fixed(pos.best_val_map, 2) +
+        " (epoch " + std::to_string(pos.best_epoch) + ")");
   return pos.history.back();
 }
 
@@ -296,22 +313,26 @@ TrainOutcome TrainingRun::finish() {
     skipped_images += r.skipped_images;
     skipped_steps += r.skipped_steps;
   }
-  const nlohmann::json test_json = {{"test_mAP", test.map.map_percent},
-                                    {"per_class_AP", test.map.per_class_ap},
-                                    {"best_epoch", pos.best_epoch},
-                                    {"best_val_mAP", pos.best_val_map},
-                                    {"epochs_run", int(pos.history.size())},
-                                    {"stopped_early", pos.stopped_early},
-                                    {"seconds_total", seconds_total},
-                                    {"test_seconds", test.seconds},
-                                    {"test_images", dataset_.test.size()},
-                                    {"skipped_images", skipped_images},
-                                    {"skipped_steps", skipped_steps},
-                                    {"class_names", dataset_.class_names},
-                                    {"dataset", config_.dataset},
-                                    {"arch", config_.arch},
-                                    {"loss", config_.loss},
-                                    {"seed", config_.seed}};
+  nlohmann::json test_json = {{"test_mAP", test.map.map_percent},
+                              {"per_class_AP", test.map.per_class_ap},
+                              {"best_epoch", pos.best_epoch},
+                              {"best_val_mAP", pos.best_val_map},
+                              {"epochs_run", int(pos.history.size())},
+                              {"stopped_early", pos.stopped_early},
+                              {"seconds_total", seconds_total},
+                              {"test_seconds", test.seconds},
+                              {"test_images", dataset_.test.size()},
+                              {"skipped_images", skipped_images},
+                              {"skipped_steps", skipped_steps},
+                              {"class_names", dataset_.class_names},
+                              {"dataset", config_.dataset},
+                              {"arch", config_.arch},
+                              {"loss", config_.loss},
+                              {"seed", config_.seed}};
+  // Cole et al.'s metrics next to mAP: recall@k, precision@k, top-k (percent) and the mAP on the observed labels.
+  const nlohmann::json more = split_metrics_json(test.probabilities, test.labels, test.observed);
+  for (const auto& item : more.items())
+    if (item.key() != "mAP") test_json["test_" + item.key()] = item.value();
   folder_.write_test_results(test_json.dump(2) + "\n", test.probabilities);
   log("test mAP " + format_fixed(test.map.map_percent, 2) + " (best epoch " + std::to_string(pos.best_epoch) +
       ", val mAP " + format_fixed(pos.best_val_map, 2) + "); " + folder_.path("test.json") + " written");

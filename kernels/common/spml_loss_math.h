@@ -11,7 +11,17 @@
 
 namespace spml::kernels {
 
-enum class LossKind : int { GR, AN, AN_LS, WAN, EPR, ROLE, EM, BCE };
+enum class LossKind : int { GR, AN, AN_LS, WAN, EPR, ROLE, EM, BCE, EM_APL, LL_R, LL_CT, LL_CP };
+
+// The kinds whose element math reads a second [B, C] input besides the labels: ROLE's label-estimate logits G,
+// EM+APL's soft targets (-1 where an entry is not pseudo-labelled) and LL's large-loss selection mask (1 = selected).
+SPML_HD bool loss_has_aux_input(LossKind kind) {
+  return kind == LossKind::ROLE || kind == LossKind::EM_APL || kind == LossKind::LL_R || kind == LossKind::LL_CT ||
+         kind == LossKind::LL_CP;
+}
+SPML_HD bool is_large_loss_kind(LossKind kind) {
+  return kind == LossKind::LL_R || kind == LossKind::LL_CT || kind == LossKind::LL_CP;
+}
 
 constexpr double kColeLogEps = 1e-5;  // log(x) means log(x + 1e-5) in the Cole et al. baselines
 constexpr double kGrLogEps = 1e-7;    // and log(x + 1e-7) in GR
@@ -20,7 +30,8 @@ constexpr double kGrLogEps = 1e-7;    // and log(x + 1e-7) in GR
 struct LossParams {
   double w = 0, b = -2, mu = 0.5, sigma = 2;  // GR: K = sigmoid(w p + b), V = exp(-((p - mu) / sigma)^2 / 2)
   double q2 = 0.01, q3 = 1;                   // GR: exponents of the unobserved term
-  double em_alpha = 0.2;                      // EM: weight of the entropy term on unobserved labels
+  double em_alpha = 0.2;                      // EM, EM+APL: weight of the entropy term on unobserved labels
+  double apl_beta = 0.02;                     // EM+APL: weight of the pseudo-labelled entries
   double expected_positives = 1.5;            // EPR, ROLE: k
   double num_classes = 1;                     // C (WAN's 1 / (C - 1), the regularisers' 1 / C^2)
 };
@@ -128,6 +139,49 @@ SPML_HD ElementLoss<T> em_element(T p, bool pos, T alpha) {
           vm::select(pos, neg_log_p_grad(p, eps), alpha * dl_dp * p * (T(1) - p))};
 }
 
+// EM+APL: EM, except on the entries pseudo-labelled by the after-epoch pass (soft target t >= 0; t < 0: not
+// labelled), which cost beta [t (-log(p + eps)) + (1 - t)(-log(1 - p + eps))].
+template <class T>
+SPML_HD ElementLoss<T> em_apl_element(T p, bool pos, T t, T alpha, T beta) {
+  const T eps = T(kColeLogEps);
+  const ElementLoss<T> em = em_element(p, pos, alpha);
+  const T nlp = -log_(p + eps), nl1p = -log_(T(1) - p + eps);
+  const bool soft = !pos && !vm::sign_bit(t);  // t >= 0 (a -0 never occurs: targets are -1 or a probability)
+  const T ts = vm::select(soft, t, T(0));
+  return {vm::select(soft, beta * (ts * nlp + (T(1) - ts) * nl1p), em.loss),
+          vm::select(soft, beta * (ts * neg_log_p_grad(p, eps) + (T(1) - ts) * neg_log_1mp_grad(p, eps)), em.dz)};
+}
+
+// log(1 + e) for e = exp(-|z|) in (0, 1], accurate for small e without log1p (which does not vectorise): the
+// rounding of u = 1 + e is corrected by e / (u - 1).
+template <class T>
+SPML_HD T log1p_small(T e) {
+  const T u = T(1) + e, d = u - T(1);
+  return vm::select(d == T(0), e, log_(u) * (e / vm::select(d == T(0), T(1), d)));
+}
+
+// LL-R / LL-Ct / LL-Cp (Kim et al.): BCE with logits, max(z, 0) - z t + log(1 + exp(-|z|)) with target t = y, except on
+// the entries the batch's large-loss selection picked (selected; always unobserved): LL-R drops them (loss and
+// gradient 0), LL-Ct and LL-Cp train them toward 1. dl/dz = sigmoid(z) - t.
+template <class T>
+SPML_HD ElementLoss<T> large_loss_element(T z, T p, bool pos, bool selected, bool reject) {
+  const bool toward_one = pos || (selected && !reject);
+  const T t = vm::select(toward_one, T(1), T(0));
+  const T w = vm::select(selected && reject, T(0), T(1));
+  const T loss = vm::select(vm::sign_bit(z), T(0), z) - z * t + log1p_small(exp_(-vm::abs(z)));
+  return {w * loss, w * (p - t)};
+}
+
+// The kinds with a second input (loss_has_aux_input) except ROLE, per element: aux is EM+APL's soft target or LL's
+// selection mask.
+template <class T>
+SPML_HD ElementLoss<T> aux_element(LossKind kind, T z, T y, T aux, const LossParams& a) {
+  const T p = SigmoidOp::fwd(z, T(0));
+  const bool pos = positive_label(y);
+  if (kind == LossKind::EM_APL) return em_apl_element(p, pos, aux, T(a.em_alpha), T(a.apl_beta));
+  return large_loss_element(z, p, pos, positive_label(aux), kind == LossKind::LL_R);
+}
+
 // Every loss except ROLE, per element (EPR's regulariser is added by the caller: regulariser_dz).
 template <class T>
 SPML_HD ElementLoss<T> spml_element(LossKind kind, T z, T y, const LossParams& a) {
@@ -147,7 +201,11 @@ SPML_HD ElementLoss<T> spml_element(LossKind kind, T z, T y, const LossParams& a
     case LossKind::EM:
       return em_element(SigmoidOp::fwd(z, T(0)), pos, T(a.em_alpha));
     case LossKind::ROLE:
-      break;  // needs the label estimates: role_element
+    case LossKind::EM_APL:
+    case LossKind::LL_R:
+    case LossKind::LL_CT:
+    case LossKind::LL_CP:
+      break;  // need their second input: role_element, aux_element
   }
   return {T(0), T(0)};
 }

@@ -140,11 +140,19 @@ void adaptive_avg_pool2d_backward(const T* gy, T* gx, int64_t planes, int64_t h,
                                   int64_t w_out);
 
 // SPML loss over a [rows, cols] = [B, C] batch: loss_out[0] = mean over B * C of the element losses (plus EPR's and
-// ROLE's batch regularisers), dz = dL/dz. ROLE: g = the label-estimate logits and dg = dL/dg (null otherwise).
-// Sums are taken row by row in a fixed order (deterministic for any thread count).
+// ROLE's batch regularisers), dz = dL/dz. g: the second input of the kinds that have one (loss_has_aux_input: ROLE's
+// label-estimate logits, EM+APL's soft targets, LL's selection mask; null otherwise); dg = dL/dg for ROLE (null
+// otherwise). Sums are taken row by row in a fixed order (deterministic for any thread count).
 template <class T>
 void spml_loss(LossKind kind, const T* z, const T* y, const T* g, int64_t rows, int64_t cols, const LossParams& params,
                T* loss_out, T* dz, T* dg);
+
+// LL's large-loss selection over n = B * C entries: mask[i] = 1 for the k unobserved entries (y[i] = 0) with the
+// largest logits z (the largest AN losses: -log(1 - sigmoid(z)) grows with z), ties broken by the lower index, and 0
+// elsewhere; all unobserved entries when there are fewer than k. Keys are vm::order_key(z), as on CUDA, so both
+// backends select the same entries.
+template <class T>
+void large_loss_mask(const T* z, const T* y, int64_t n, int64_t k, T* mask);
 
 // Thread control shared by OpenMP loops and the BLAS (the project's one thread policy).
 void set_num_threads(int n);

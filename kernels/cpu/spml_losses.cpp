@@ -1,8 +1,8 @@
-// CPU fused SPML losses: per row, one vectorised pass over the classes computes every element's loss and dL/dz
-// with the shared math of kernels/common/spml_loss_math.h (branch-free, so GCC vectorises it; compiled per x86
-// level, see SPML_CPU_SIMD_CLONES), plus EPR/ROLE's batch regularisers (their formulas shared with CUDA too). A row's
-// losses are summed in a fixed order (vector_math.h's LaneSum) and the rows in row order, so the loss does not depend
-// on the thread count; large batches split their rows between threads.
+// CPU fused SPML losses (and LL's large-loss selection, large_loss_mask): per row, one vectorised pass over the classes
+// computes every element's loss and dL/dz with the shared math of kernels/common/spml_loss_math.h (branch-free, so GCC
+// vectorises it; compiled per x86 level, see SPML_CPU_SIMD_CLONES), plus EPR/ROLE's batch regularisers (their formulas
+// shared with CUDA too). A row's losses are summed in a fixed order (vector_math.h's LaneSum) and the rows in row
+// order, so the loss does not depend on the thread count; large batches split their rows between threads.
 #include <omp.h>
 
 #include <algorithm>
@@ -69,6 +69,21 @@ struct EmKind {
   }
 };
 
+// The kinds with a second input (aux: EM+APL's soft targets, LL's selection mask), through aux_rows.
+struct EmAplKind {
+  template <class T>
+  SPML_HD static ElementLoss<T> eval(T, T p, bool pos, T aux, const LossParams& a) {
+    return em_apl_element(p, pos, aux, T(a.em_alpha), T(a.apl_beta));
+  }
+};
+template <bool kReject>  // LL-R rejects the selected entries; LL-Ct and LL-Cp train them toward 1
+struct LargeLossKind {
+  template <class T>
+  SPML_HD static ElementLoss<T> eval(T z, T p, bool pos, T aux, const LossParams&) {
+    return large_loss_element(z, p, pos, positive_label(aux), kReject);
+  }
+};
+
 // The rows work tile by tile: up to kTile classes of a row are copied into local arrays zero-padded to whole
 // 16-lane vectors, so every pass runs whole vectors (at C = 312 GCC's scalar remainder loops cost more than these
 // copies), and the results are copied back.
@@ -101,6 +116,33 @@ SPML_CPU_SIMD_CLONES void loss_rows(const T* z, const T* y, int64_t r0, int64_t 
         const ElementLoss<T> e = K::eval(p[c], positive_label(yt[c]), a);
         losses[c] = e.loss;
         dzt[c] = K::kRegularised ? e.dz * inv_n + regulariser_dz(coef_p, p[c]) : e.dz * inv_n;
+      }
+      std::copy(dzt, dzt + width, dz + offset);
+      sum.add(losses, width);
+    }
+    row_loss[b] = sum.total();
+  }
+}
+
+// As loss_rows, for the kinds whose element math also reads aux [B, C].
+template <class K, class T>
+SPML_CPU_SIMD_CLONES void aux_rows(const T* z, const T* y, const T* aux, int64_t r0, int64_t r1, int64_t cols,
+                                   LossParams a, T inv_n, T* dz, double* row_loss) {
+  alignas(64) T zt[kTile], yt[kTile], at[kTile], p[kTile], dzt[kTile], losses[kTile];
+  for (int64_t b = r0; b < r1; ++b) {
+    vm::LaneSum<double> sum;
+    for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+      const int64_t width = std::min(kTile, cols - c0), n = padded_width(width), offset = b * cols + c0;
+      load_tile(z + offset, width, zt);
+      load_tile(y + offset, width, yt);
+      load_tile(aux + offset, width, at);
+#pragma omp simd
+      for (int64_t c = 0; c < n; ++c) p[c] = SigmoidOp::fwd(zt[c], T(0));
+#pragma omp simd
+      for (int64_t c = 0; c < n; ++c) {
+        const ElementLoss<T> e = K::eval(zt[c], p[c], positive_label(yt[c]), at[c], a);
+        losses[c] = e.loss;
+        dzt[c] = e.dz * inv_n;
       }
       std::copy(dzt, dzt + width, dz + offset);
       sum.add(losses, width);
@@ -230,6 +272,12 @@ void spml_loss(LossKind kind, const T* z, const T* y, const T* g, int64_t rows, 
       loss_rows<K, T>(z, y, r0, r1, cols, a, T(inv_n), coef_p, dz, row_loss.data());
     });
   };
+  const auto run_aux = [&](auto kind_tag) {
+    using K = decltype(kind_tag);
+    parallel_rows(rows, cols, [&](int64_t r0, int64_t r1) {
+      aux_rows<K, T>(z, y, g, r0, r1, cols, a, T(inv_n), dz, row_loss.data());
+    });
+  };
   const auto run_gr = [&](auto q3_one) {
     parallel_rows(rows, cols, [&](int64_t r0, int64_t r1) {
       gr_rows<decltype(q3_one)::value, T>(z, y, r0, r1, cols, a, T(inv_n), dz, row_loss.data());
@@ -255,6 +303,16 @@ void spml_loss(LossKind kind, const T* z, const T* y, const T* g, int64_t rows, 
     case LossKind::EM:
       run(EmKind{});
       break;
+    case LossKind::EM_APL:
+      run_aux(EmAplKind{});
+      break;
+    case LossKind::LL_R:
+      run_aux(LargeLossKind<true>{});
+      break;
+    case LossKind::LL_CT:
+    case LossKind::LL_CP:
+      run_aux(LargeLossKind<false>{});
+      break;
     case LossKind::ROLE:
       parallel_rows(rows, cols, [&](int64_t r0, int64_t r1) {
         role_rows(z, g, y, r0, r1, cols, T(inv_n), coef_p, coef_q, dz, dg, row_loss.data());
@@ -265,6 +323,27 @@ void spml_loss(LossKind kind, const T* z, const T* y, const T* g, int64_t rows, 
   for (double r : row_loss) total += r;
   loss_out[0] = T(total * inv_n + reg_weight * (reg_p.value + reg_q.value));
 }
+
+template <class T>
+void large_loss_mask(const T* z, const T* y, int64_t n, int64_t k, T* mask) {
+  using Key = decltype(vm::order_key(T(0)));
+  std::vector<std::pair<Key, int64_t>> unobserved;  // (key, index)
+  for (int64_t i = 0; i < n; ++i) {
+    mask[i] = T(0);
+    if (!positive_label(y[i])) unobserved.emplace_back(vm::order_key(z[i]), i);
+  }
+  const int64_t picked = std::min<int64_t>(std::max<int64_t>(k, 0), int64_t(unobserved.size()));
+  if (picked == 0) return;
+  // A strict total order (keys descending, then indices ascending): the k first are the same whatever the algorithm.
+  const auto before = [](const std::pair<Key, int64_t>& a, const std::pair<Key, int64_t>& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  };
+  std::nth_element(unobserved.begin(), unobserved.begin() + (picked - 1), unobserved.end(), before);
+  for (int64_t j = 0; j < picked; ++j) mask[unobserved[std::size_t(j)].second] = T(1);
+}
+
+template void large_loss_mask<float>(const float*, const float*, int64_t, int64_t, float*);
+template void large_loss_mask<double>(const double*, const double*, int64_t, int64_t, double*);
 
 template void spml_loss<float>(LossKind, const float*, const float*, const float*, int64_t, int64_t, const LossParams&,
                                float*, float*, float*);

@@ -126,4 +126,11 @@ template <class T>
 void spml_loss(LossKind kind, const T* z, const T* y, const T* g, int64_t rows, int64_t cols, const LossParams& params,
                T* loss_out, T* dz, T* dg, T* workspace, cudaStream_t stream);
 
+// LL's large-loss selection (contract of cpu::large_loss_mask, the same entries): a stable descending radix sort of
+// (order key of z, index) pairs with the observed entries keyed lowest, then the first k unobserved ones marked.
+// workspace: large_loss_mask_workspace_bytes(n, sizeof(T)) bytes (keys, indices and the sort's scratch).
+int64_t large_loss_mask_workspace_bytes(int64_t n, int64_t element_size);
+template <class T>
+void large_loss_mask(const T* z, const T* y, int64_t n, int64_t k, T* mask, void* workspace, cudaStream_t stream);
+
 }  // namespace spml::kernels::cuda

@@ -1,10 +1,15 @@
 // CUDA fused SPML losses: the element kernel computes every entry's loss and dL/dz (dL/dg for ROLE) in one pass
 // with the math shared with the CPU (kernels/common/spml_loss_math.h); the mean is one deterministic reduction.
 // EPR and ROLE first need the batch's row sums: a block-per-row kernel and a one-block batch kernel (fixed
-// reduction trees, no atomics), whose results the element kernel reads from device memory (no host sync).
+// reduction trees, no atomics), whose results the element kernel reads from device memory (no host sync). LL's
+// large-loss selection is a stable radix sort (CUB) of the logits' order keys and a marking kernel.
 #include <algorithm>
+#include <cstdint>
+#include <cub/device/device_radix_sort.cuh>
+#include <type_traits>
 
 #include "kernels/common/accumulate.h"
+#include "kernels/common/error.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/launch.cuh"
@@ -88,6 +93,10 @@ __global__ void element_kernel(LossKind kind, const T* z, const T* y, const T* g
       losses[i] = e.loss;
       dz[i] = e.dz * inv_n + regulariser_dz(coef_p, p);
       dg[i] = e.dg * inv_n + regulariser_dz(coef_q, q);
+    } else if (g) {  // EM+APL's soft targets or LL's selection mask
+      const ElementLoss<T> e = aux_element(kind, z[i], y[i], g[i], a);
+      losses[i] = e.loss;
+      dz[i] = e.dz * inv_n;
     } else {
       const ElementLoss<T> e = spml_element(kind, z[i], y[i], a);
       losses[i] = e.loss;
@@ -135,6 +144,85 @@ void spml_loss(LossKind kind, const T* z, const T* y, const T* g, int64_t rows, 
     SPML_CUDA_CHECK_LAUNCH();
   }
 }
+
+namespace {
+// Unsigned radix keys in the order of vm::order_key (the CPU's key), observed entries 0 (sorted last in a descending
+// sort; the marking kernel skips them whatever their place).
+template <class T>
+using RadixKey = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+
+template <class T>
+__global__ void large_loss_keys_kernel(const T* z, const T* y, int64_t n, RadixKey<T>* keys, int32_t* indices) {
+  using Key = RadixKey<T>;
+  constexpr Key kSignFlip = Key(1) << (8 * sizeof(Key) - 1);
+  for (int64_t i = global_thread(); i < n; i += grid_threads()) {
+    keys[i] = positive_label(y[i]) ? Key(0) : Key(vm::order_key(z[i])) ^ kSignFlip;
+    indices[i] = int32_t(i);
+  }
+}
+
+// sorted: the indices by key descending (ties: the sort is stable, so lower indices first); marks the first k
+// unobserved ones.
+template <class T>
+__global__ void large_loss_mark_kernel(const int32_t* sorted, const T* y, int64_t n, int64_t k, T* mask) {
+  for (int64_t j = global_thread(); j < n; j += grid_threads()) {
+    const int32_t i = sorted[j];
+    mask[i] = (j < k && !positive_label(y[i])) ? T(1) : T(0);
+  }
+}
+
+constexpr int64_t kAlign = 256;
+int64_t aligned(int64_t bytes) {
+  return (bytes + kAlign - 1) / kAlign * kAlign;
+}
+// Workspace layout: keys in | keys out | indices in | indices out | the sort's scratch.
+struct MaskLayout {
+  int64_t key_bytes, index_bytes, scratch_bytes;
+  int64_t keys_in() const { return 0; }
+  int64_t keys_out() const { return key_bytes; }
+  int64_t indices_in() const { return 2 * key_bytes; }
+  int64_t indices_out() const { return 2 * key_bytes + index_bytes; }
+  int64_t scratch() const { return 2 * key_bytes + 2 * index_bytes; }
+  int64_t total() const { return scratch() + scratch_bytes; }
+};
+template <class Key>
+MaskLayout mask_layout(int64_t n) {
+  size_t scratch = 0;
+  SPML_CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(
+      nullptr, scratch, static_cast<const Key*>(nullptr), static_cast<Key*>(nullptr),
+      static_cast<const int32_t*>(nullptr), static_cast<int32_t*>(nullptr), int(n)));
+  return {aligned(n * int64_t(sizeof(Key))), aligned(n * int64_t(sizeof(int32_t))), aligned(int64_t(scratch))};
+}
+}  // namespace
+
+int64_t large_loss_mask_workspace_bytes(int64_t n, int64_t element_size) {
+  return (element_size == 4 ? mask_layout<uint32_t>(n) : mask_layout<uint64_t>(n)).total();
+}
+
+template <class T>
+void large_loss_mask(const T* z, const T* y, int64_t n, int64_t k, T* mask, void* workspace, cudaStream_t stream) {
+  if (n <= 0) return;
+  SPML_CHECK(n < (int64_t(1) << 31), "large_loss_mask: ", n, " entries exceed the 32-bit indices");
+  using Key = RadixKey<T>;
+  const MaskLayout layout = mask_layout<Key>(n);
+  char* base = static_cast<char*>(workspace);
+  Key* keys_in = reinterpret_cast<Key*>(base + layout.keys_in());
+  Key* keys_out = reinterpret_cast<Key*>(base + layout.keys_out());
+  int32_t* indices_in = reinterpret_cast<int32_t*>(base + layout.indices_in());
+  int32_t* indices_out = reinterpret_cast<int32_t*>(base + layout.indices_out());
+  large_loss_keys_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(z, y, n, keys_in, indices_in);
+  SPML_CUDA_CHECK_LAUNCH();
+  size_t scratch = size_t(layout.scratch_bytes);
+  SPML_CUDA_CHECK(cub::DeviceRadixSort::SortPairsDescending(base + layout.scratch(), scratch, keys_in, keys_out,
+                                                            indices_in, indices_out, int(n), 0, int(8 * sizeof(Key)),
+                                                            stream));
+  SPML_CUDA_CHECK_LAUNCH();
+  large_loss_mark_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(indices_out, y, n, std::max<int64_t>(k, 0), mask);
+  SPML_CUDA_CHECK_LAUNCH();
+}
+
+template void large_loss_mask<float>(const float*, const float*, int64_t, int64_t, float*, void*, cudaStream_t);
+template void large_loss_mask<double>(const double*, const double*, int64_t, int64_t, double*, void*, cudaStream_t);
 
 template void spml_loss<float>(LossKind, const float*, const float*, const float*, int64_t, int64_t, const LossParams&,
                                float*, float*, float*, float*, cudaStream_t);
