@@ -2,6 +2,7 @@
 // (data set, arch, loss) has two or more finished runs (seeds), a blank line and their mean ± std test mAP;
 // writes the val-mAP curves of all runs as one SVG plot and optionally the printed text as a Markdown file.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -35,7 +36,8 @@ int main(int argc, char** argv) {
   app.add_option("--markdown", markdown_path, "also write the printed tables to this Markdown file");
   std::string paired;
   app.add_option("--paired", paired,
-                 "A,B: also the per-seed paired difference of test mAP, loss A minus loss B (e.g. gr,an)");
+                 "A,B: also the per-seed paired difference of test mAP, loss A minus loss B (e.g. gr,an; *,an: every "
+                 "loss minus an)");
   CLI11_PARSE(app, argc, argv);
   try {
     using namespace spml::training;
@@ -48,9 +50,18 @@ int main(int argc, char** argv) {
       if (comma == std::string::npos || comma == 0 || comma + 1 == paired.size() ||
           paired.find(',', comma + 1) != std::string::npos)
         throw spml::Error("--paired expects two losses as A,B (e.g. gr,an), got '" + paired + "'");
-      const std::string table =
-          paired_difference_markdown_table(runs, paired.substr(0, comma), paired.substr(comma + 1));
-      text += "\n" + (table.empty() ? "(--paired " + paired + ": no seed has both losses finished)\n" : table);
+      const std::string a = paired.substr(0, comma), b = paired.substr(comma + 1);
+      std::vector<std::string> firsts{a};
+      if (a == "*") {  // every other loss of the runs against b, in the runs' order
+        firsts.clear();
+        for (const RunSummary& r : runs)
+          if (r.loss != b && std::find(firsts.begin(), firsts.end(), r.loss) == firsts.end()) firsts.push_back(r.loss);
+      }
+      for (const std::string& first : firsts) {
+        const std::string table = paired_difference_markdown_table(runs, first, b);
+        text +=
+            "\n" + (table.empty() ? "(--paired " + first + "," + b + ": no seed has both losses finished)\n" : table);
+      }
     }
     if (has_several_implementations(runs)) {
       const std::string table = implementation_difference_markdown_table(runs);

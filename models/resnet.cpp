@@ -138,6 +138,13 @@ Tensor ResNet::features(const Tensor& x) {
   return global_avg_pool2d(h);
 }
 
+Tensor ResNet::classify(const Tensor& features) {
+  SPML_CHECK(fc_, "ResNet::classify: the network has no head (num_classes 0)");
+  SPML_CHECK(features.dim() == 2 && features.size(1) == feature_dim_, "ResNet::classify: features must be [N, ",
+             feature_dim_, "], got ", features.description());
+  return fc_->forward(features);
+}
+
 Tensor ResNet::forward(const Tensor& x) {
   const Tensor f = features(x);
   return fc_ ? fc_->forward(f) : f;

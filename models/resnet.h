@@ -26,6 +26,8 @@ class ResNet : public nn::Layer {
   Tensor forward(const Tensor& x) override;
   // x: [N, 3, H, W] -> globally pooled features [N, feature_dim] (2048 for ResNet-50/101 at width 64).
   Tensor features(const Tensor& x);
+  // features: [N, feature_dim] -> logits [N, num_classes]: the head alone (training on cached features).
+  Tensor classify(const Tensor& features);
   int64_t feature_dim() const { return feature_dim_; }
   const ResNetConfig& config() const { return config_; }
   // Every parameter except the head "fc.*" (the backbone group of SPML training).

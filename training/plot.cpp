@@ -291,7 +291,8 @@ std::string ramp_colour(double t) {
   const int i = std::min(kRampStops - 2, int(position));
   const double f = position - i;
   char buffer[8];
-  std::snprintf(buffer, sizeof buffer, "#%02x%02x%02x", int(std::lround(kRamp[i][0] + f * (kRamp[i + 1][0] - kRamp[i][0]))),
+  std::snprintf(buffer, sizeof buffer, "#%02x%02x%02x",
+                int(std::lround(kRamp[i][0] + f * (kRamp[i + 1][0] - kRamp[i][0]))),
                 int(std::lround(kRamp[i][1] + f * (kRamp[i + 1][1] - kRamp[i][1]))),
                 int(std::lround(kRamp[i][2] + f * (kRamp[i + 1][2] - kRamp[i][2]))));
   return buffer;
@@ -302,8 +303,10 @@ std::string text_element(const std::string& text, double x, double y, const std:
                          std::size_t max_chars) {
   const bool cut = max_chars >= 2 && utf8_length(text) > max_chars;
   std::string svg = "<text x=\"" + px(x) + "\" y=\"" + px(y) + "\" " + attributes + ">";
-  if (cut) svg += "<title>" + xml_escaped(text) + "</title>" + xml_escaped(utf8_prefix(text, max_chars - 1)) + "\xE2\x80\xA6";
-  else svg += xml_escaped(text);
+  if (cut)
+    svg += "<title>" + xml_escaped(text) + "</title>" + xml_escaped(utf8_prefix(text, max_chars - 1)) + "\xE2\x80\xA6";
+  else
+    svg += xml_escaped(text);
   return svg + "</text>\n";
 }
 
@@ -356,8 +359,10 @@ std::string render_heat_map_svg(const HeatMap& map) {
   const double grid_width = cell_width * double(std::max<std::size_t>(1, columns));
   const double grid_height = kCellHeight * double(std::max<std::size_t>(1, rows));
   const double legend_top = grid_top + grid_height + 22;
-  const double width = std::max(left + grid_width + 16, text_width(map.title) + 24);
-  const double height = legend_top + 40;
+  const double width =
+      std::max({left + grid_width + 16, left + std::min(200.0, grid_width) + 10 + text_width(map.value_label) + 12,
+                text_width(map.title) + 24, text_width(map.note) + 24});
+  const double height = legend_top + (map.note.empty() ? 40 : 58);
 
   std::string svg = svg_header(width, height);
   svg += "<defs><linearGradient id=\"ramp\" x1=\"0\" x2=\"1\" y1=\"0\" y2=\"0\">";
@@ -368,8 +373,8 @@ std::string render_heat_map_svg(const HeatMap& map) {
   svg += text_element(map.title, width / 2, 18, "class=\"title\" text-anchor=\"middle\" font-weight=\"bold\"", 0);
   svg += text_element(map.column_label + " \xE2\x86\x92", left + grid_width / 2, 40,
                       "class=\"column-label\" text-anchor=\"middle\" font-style=\"italic\"", 0);
-  svg += text_element(map.row_label + " \xE2\x86\x93", 12, grid_top - 8,
-                      "class=\"row-label\" font-style=\"italic\"", label_chars);
+  svg += text_element(map.row_label + " \xE2\x86\x93", 12, grid_top - 8, "class=\"row-label\" font-style=\"italic\"",
+                      label_chars);
   for (std::size_t c = 0; c < columns; ++c)
     svg += text_element(map.column_names[c], left + cell_width * (double(c) + 0.5), grid_top - 8,
                         "class=\"column\" text-anchor=\"middle\"", cell_chars);
@@ -384,10 +389,10 @@ std::string render_heat_map_svg(const HeatMap& map) {
       svg += "<rect x=\"" + px(x) + "\" y=\"" + px(y) + "\" width=\"" + px(cell_width) + "\" height=\"" +
              px(kCellHeight) + "\" fill=\"" + (has_value ? ramp_colour(t) : std::string("#d9d9d9")) +
              "\" stroke=\"white\"/>\n";
-      svg += text_element(cell_text(r, c), x + cell_width / 2, y + kCellHeight / 2 + kFontSize / 3,
-                          std::string("text-anchor=\"middle\" fill=\"") + (has_value && t > 0.55 ? "white" : "#222222") +
-                              "\"",
-                          cell_chars);
+      svg += text_element(
+          cell_text(r, c), x + cell_width / 2, y + kCellHeight / 2 + kFontSize / 3,
+          std::string("text-anchor=\"middle\" fill=\"") + (has_value && t > 0.55 ? "white" : "#222222") + "\"",
+          cell_chars);
     }
   }
   svg += "</g>\n";
@@ -399,15 +404,17 @@ std::string render_heat_map_svg(const HeatMap& map) {
   // The colour scale: the ramp from the smallest to the largest value.
   const double bar_width = std::min(200.0, grid_width);
   svg += "<g class=\"scale\">\n";
-  svg += text_element(map.value_label, 12, legend_top + 12, "", label_chars + 6);
   const double bar_left = left;
+  svg += text_element(map.value_label, bar_left + bar_width + 10, legend_top + 11, "class=\"value-label\"", 0);
   svg += "<rect x=\"" + px(bar_left) + "\" y=\"" + px(legend_top) + "\" width=\"" + px(bar_width) +
          "\" height=\"14\" fill=\"url(#ramp)\" stroke=\"#333333\"/>\n";
   if (!range.empty()) {
     svg += text_element(fixed(range.lo, 2), bar_left, legend_top + 28, "text-anchor=\"start\"", 0);
     svg += text_element(fixed(range.hi, 2), bar_left + bar_width, legend_top + 28, "text-anchor=\"end\"", 0);
   }
-  svg += "</g>\n</svg>\n";
+  svg += "</g>\n";
+  if (!map.note.empty()) svg += text_element(map.note, 12, legend_top + 48, "class=\"note\"", 0);
+  svg += "</svg>\n";
   return svg;
 }
 
@@ -420,7 +427,13 @@ std::string render_bar_chart_svg(const BarChart& chart) {
     if (!chart.texts.empty() && !chart.texts[i].empty()) return chart.texts[i];
     return std::isfinite(chart.values[i]) ? fixed(chart.values[i], 2) : std::string("-");
   };
-  constexpr double kSlot = 56, kBarWidth = 36, kPlotHeight = 220, kMaxNameChars = 40;
+  constexpr double kBarWidth = 36, kPlotHeight = 220, kMaxNameChars = 40, kMaxSlot = 120;
+  constexpr double kSmallCharWidth = kCharWidth * 10 / kFontSize;  // the texts above the bars are 10 px
+  // Each bar's slot is wide enough for the longest text above a bar (up to kMaxSlot; longer ones are cut).
+  double slot = 56;
+  for (std::size_t i = 0; i < n; ++i) slot = std::max(slot, kSmallCharWidth * double(utf8_length(bar_text(i))) + 10);
+  slot = std::min(slot, kMaxSlot);
+  const std::size_t text_chars = std::size_t((slot - 6) / kSmallCharWidth);
   Range range;
   range.add(0);
   for (const double v : chart.values)
@@ -432,15 +445,17 @@ std::string render_bar_chart_svg(const BarChart& chart) {
   Axes axes;
   axes.left = kMarginLeft;
   axes.top = kMarginTop + 12;  // room for the texts above the highest bar
-  axes.width = kSlot * double(std::max<std::size_t>(1, n));
+  axes.width = slot * double(std::max<std::size_t>(1, n));
   axes.height = kPlotHeight;
   axes.x_lo = 0;
   axes.x_hi = double(std::max<std::size_t>(1, n));
   axes.y_lo = ticks.front();
   axes.y_hi = ticks.back();
   const double bottom = axes.top + axes.height;
-  const double width = std::max(axes.left + axes.width + kMarginRight + longest * 0.71, text_width(chart.title) + 24);
-  const double height = bottom + 16 + longest * 0.71 + 12;
+  const double width = std::max({axes.left + axes.width + kMarginRight + longest * 0.71, text_width(chart.title) + 24,
+                                 text_width(chart.note) + 24});
+  const double names_bottom = bottom + 16 + longest * 0.71;
+  const double height = names_bottom + (chart.note.empty() ? 12 : 30);
 
   std::string svg = svg_header(width, height);
   svg += text_element(chart.title, axes.left + axes.width / 2, 18,
@@ -450,16 +465,17 @@ std::string render_bar_chart_svg(const BarChart& chart) {
     const double y = axes.px_y(t);
     svg += "<line x1=\"" + px(axes.left - 4) + "\" y1=\"" + px(y) + "\" x2=\"" + px(axes.left + axes.width) +
            "\" y2=\"" + px(y) + "\" stroke=\"#e0e0e0\"/>\n";
-    svg += text_element(tick_label(t, step), axes.left - 7, y + kFontSize / 3, "class=\"tick-y\" text-anchor=\"end\"",
-                        0);
+    svg +=
+        text_element(tick_label(t, step), axes.left - 7, y + kFontSize / 3, "class=\"tick-y\" text-anchor=\"end\"", 0);
   }
   const double y_label_y = axes.top + axes.height / 2;
-  svg += "<text class=\"y-label\" x=\"14\" y=\"" + px(y_label_y) + "\" text-anchor=\"middle\" transform=\"rotate(-90 14 " +
-         px(y_label_y) + ")\">" + xml_escaped(chart.y_label) + "</text>\n";
+  svg += "<text class=\"y-label\" x=\"14\" y=\"" + px(y_label_y) +
+         "\" text-anchor=\"middle\" transform=\"rotate(-90 14 " + px(y_label_y) + ")\">" + xml_escaped(chart.y_label) +
+         "</text>\n";
   const double zero = axes.px_y(0);
   svg += "<g class=\"bars\">\n";
   for (std::size_t i = 0; i < n; ++i) {
-    const double centre = axes.left + kSlot * (double(i) + 0.5), v = chart.values[i];
+    const double centre = axes.left + slot * (double(i) + 0.5), v = chart.values[i];
     double text_y = zero - 4;
     if (std::isfinite(v)) {
       const double top = std::min(zero, axes.px_y(v)), bar_height = std::fabs(axes.px_y(v) - zero);
@@ -469,17 +485,18 @@ std::string render_bar_chart_svg(const BarChart& chart) {
              (outlined ? " stroke=\"#d62728\" stroke-width=\"3\" class=\"outline\"" : "") + "/>\n";
       text_y = std::min(zero, axes.px_y(v)) - 4;
     }
-    svg += text_element(bar_text(i), centre, text_y, "text-anchor=\"middle\" font-size=\"10\"", 9);
-    svg += text_element(chart.names[i], centre + 4, bottom + 14,
-                        "class=\"name\" text-anchor=\"end\" transform=\"rotate(-45 " + px(centre + 4) + " " +
-                            px(bottom + 14) + ")\"",
-                        std::size_t(kMaxNameChars));
+    svg += text_element(bar_text(i), centre, text_y, "text-anchor=\"middle\" font-size=\"10\"", text_chars);
+    svg += text_element(
+        chart.names[i], centre + 4, bottom + 14,
+        "class=\"name\" text-anchor=\"end\" transform=\"rotate(-45 " + px(centre + 4) + " " + px(bottom + 14) + ")\"",
+        std::size_t(kMaxNameChars));
   }
   svg += "</g>\n";
   svg += "<rect x=\"" + px(axes.left) + "\" y=\"" + px(axes.top) + "\" width=\"" + px(axes.width) + "\" height=\"" +
-         px(axes.height) + "\" fill=\"none\" stroke=\"#333333\"/>\n</svg>\n";
+         px(axes.height) + "\" fill=\"none\" stroke=\"#333333\"/>\n";
+  if (!chart.note.empty()) svg += text_element(chart.note, 12, names_bottom + 18, "class=\"note\"", 0);
+  svg += "</svg>\n";
   return svg;
 }
-
 
 }  // namespace spml::training

@@ -39,9 +39,10 @@ void write_svg(const std::string& path, const std::vector<PlotPanel>& panels, in
 struct HeatMap {
   std::string title, row_label, column_label, value_label;
   std::vector<std::string> row_names, column_names;
-  std::vector<std::vector<double>> values;       // [row][column]; NaN: no value
-  std::vector<std::vector<std::string>> texts;   // [row][column] drawn in the cell; empty: the value, 2 decimals
-  int outlined_row = -1, outlined_column = -1;   // -1: none
+  std::vector<std::vector<double>> values;      // [row][column]; NaN: no value
+  std::vector<std::vector<std::string>> texts;  // [row][column] drawn in the cell; empty: the value, 2 decimals
+  int outlined_row = -1, outlined_column = -1;  // -1: none
+  std::string note;                             // a line under the picture ("" = none)
 };
 
 // Throws spml::Error when values (or a non-empty texts) do not have row_names.size() rows of
@@ -57,6 +58,7 @@ struct BarChart {
   std::vector<double> values;      // NaN: no bar
   std::vector<std::string> texts;  // drawn above the bars; empty: the value, 2 decimals
   int outlined = -1;               // -1: none
+  std::string note;                // a line under the picture ("" = none)
 };
 
 // Throws spml::Error when values (or a non-empty texts) differ in length from names.

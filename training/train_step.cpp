@@ -39,7 +39,8 @@ TrainingStep::TrainingStep(const TrainConfig& config, std::shared_ptr<models::Re
       kind_(losses::parse_loss_name(config.loss)),
       num_classes_(train_observed.size(1)),
       net_(std::move(net)),
-      schedule_(losses::GrSettings{config.beta, config.alpha, config.q2q3}, config.epochs, config.linear_init) {
+      schedule_(losses::GrSettings{config.beta, config.alpha, config.q2q3}, config.epochs, config.linear_init),
+      features_input_(config.mode == "linear-fixed-features") {
   SPML_CHECK(net_, "TrainingStep: no network");
   if (kind_ == losses::LossKind::ROLE) {
     estimates_ = std::make_unique<losses::RoleLabelEstimates>(train_observed, uint64_t(config.seed), dtype_, device);
@@ -63,7 +64,7 @@ void TrainingStep::begin_epoch(int epoch) {
   SPML_CHECK(epoch >= 1 && epoch <= config_.epochs, "TrainingStep: epoch ", epoch, " outside [1, ", config_.epochs,
              "]");
   epoch_ = epoch;
-  frozen_ = epoch <= config_.linear_init;
+  frozen_ = features_input_ || epoch <= config_.linear_init;
   for (Tensor& p : net_->backbone_parameters()) p.set_requires_grad(!frozen_);
   state_->train();
   loss_params_ = losses::make_loss_params(schedule_.at(epoch), config_.expected_pos, config_.em_alpha, num_classes_);
@@ -80,7 +81,8 @@ StepResult TrainingStep::run(const data::Batch& batch, PhaseSeconds& phases) {
   Tensor logits, loss, selection;
   {
     PhaseTimer phase("forward", phases.forward);
-    logits = net_->forward(batch.images.dtype() == dtype_ ? batch.images : batch.images.to(dtype_));
+    const Tensor input = batch.images.dtype() == dtype_ ? batch.images : batch.images.to(dtype_);
+    logits = features_input_ ? net_->classify(input) : net_->forward(input);
   }
   StepResult result;
   {

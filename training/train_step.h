@@ -60,10 +60,10 @@ class TrainingStep {
   // frozen), and the loss settings of GR's schedule at this epoch.
   void begin_epoch(int epoch);
 
-  // batch: images [B, 3, S, S] float32 from the loader (cast to the model's dtype here), observed / clean labels
-  // [B, C]. Forward, loss, and when both the loss and the logits are finite: zero_grad, backward, Adam step. A
-  // non-finite step updates nothing (the caller reports it); under on_nonfinite "skip" the BatchNorm running
-  // statistics that its forward moved are put back too.
+  // batch: images [B, 3, S, S] float32 from the loader (linear-fixed-features: pooled features [B, F]) (cast to the
+  // model's dtype here), observed / clean labels [B, C]. Forward, loss, and when both the loss and the logits are
+  // finite: zero_grad, backward, Adam step. A non-finite step updates nothing (the caller reports it); under
+  // on_nonfinite "skip" the BatchNorm running statistics that its forward moved are put back too.
   StepResult run(const data::Batch& batch, PhaseSeconds& phases);
 
   // Everything a checkpoint holds: "net.*", for ROLE "label_estimates", for LL-Cp the buffer "train_labels" and for
@@ -92,6 +92,7 @@ class TrainingStep {
   std::unique_ptr<optim::Adam> adam_;
   losses::GrSchedule schedule_;
   losses::LossParams loss_params_{};
+  bool features_input_ = false;  // linear-fixed-features: batches hold pooled features, only the head runs
   int epoch_ = 0;
   bool frozen_ = false;
 };

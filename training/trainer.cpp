@@ -154,6 +154,34 @@ SplitEvaluation evaluate_split(models::ResNet& net, const data::MultiLabelSplit&
   return result;
 }
 
+SplitEvaluation evaluate_features(models::ResNet& net, const Tensor& features, const data::MultiLabelSplit& split,
+                                  const TrainConfig& config, Device device) {
+  NvtxRange range("eval_features");
+  const auto start = Clock::now();
+  net.eval();
+  autograd::NoGradGuard no_grad;
+  const int64_t n = split.size(), dim = features.size(1), classes = split.labels.size(1);
+  SPML_CHECK(features.dim() == 2 && features.size(0) == n, "evaluate_features: features ", features.description(),
+             " do not have the split's ", n, " rows");
+  Tensor probabilities = Tensor::empty({n, classes});
+  const DType dtype = train_dtype(config);
+  for (int64_t begin = 0; begin < n; begin += config.batch_size) {
+    const int64_t count = std::min<int64_t>(config.batch_size, n - begin);
+    Tensor rows = Tensor::empty({count, dim});
+    std::copy(features.data<float>() + begin * dim, features.data<float>() + (begin + count) * dim, rows.data<float>());
+    const Tensor input = dtype == DType::Float32 ? rows.to(device) : rows.to(dtype).to(device);
+    const Tensor p = sigmoid(net.classify(input)).to(Device::cpu()).to(DType::Float32);
+    std::copy(p.data<float>(), p.data<float>() + count * classes, probabilities.data<float>() + begin * classes);
+  }
+  SplitEvaluation result;
+  result.map = metrics::mean_average_precision(probabilities, split.labels);
+  result.probabilities = probabilities;
+  result.labels = split.labels;
+  result.observed = split.observed;
+  result.seconds = seconds_since(start);
+  return result;
+}
+
 TrainConfig resume_config(const std::string& run_dir, const TrainConfig& requested,
                           const std::vector<std::string>& explicitly_set) {
   const std::string path = in_dir(run_dir, "config.json");
@@ -190,7 +218,74 @@ TrainConfig resume_config(const std::string& run_dir, const TrainConfig& request
   return merged;
 }
 
+namespace {
+
+// Cole et al.'s two-stage linear init: RUNDIR/stage1 trains the head on cached features (linear-fixed-features,
+// stage1_epochs), RUNDIR/stage2 fine-tunes end to end from stage 1's best weights (its head included) and, for ROLE,
+// its best label estimates. A finished stage (test.json) is not rerun; a started one is resumed.
+TrainOutcome run_linear_init(const TrainConfig& config, bool resume, const TrainCallbacks& callbacks) {
+  const std::string top = config.out, config_path = in_dir(top, "config.json");
+  SPML_CHECK(resume || !fs::exists(config_path), "--out ", top, " already holds a run (", config_path,
+             "): use --resume to continue it, or another --out");
+  fs::create_directories(top);
+  if (!resume || !fs::exists(config_path)) io::write_file_atomic(config_path, train_config_to_json(config) + "\n");
+  const auto log = [&](const std::string& line) {
+    if (callbacks.log)
+      callbacks.log(line);
+    else
+      std::fprintf(stderr, "%s\n", line.c_str());
+  };
+  TrainConfig stage1 = config;
+  stage1.mode = "linear-fixed-features";
+  stage1.epochs = config.stage1_epochs;
+  stage1.out = in_dir(top, "stage1");
+  TrainConfig stage2 = config;
+  stage2.mode = "end-to-end";
+  stage2.out = in_dir(top, "stage2");
+  stage2.weights = in_dir(stage1.out, "best.safetensors");
+  if (config.loss == "role") stage2.role_init = in_dir(stage1.out, "best_label_estimates.npy");
+  TrainOutcome outcome;
+  for (const TrainConfig* stage : {&stage1, &stage2}) {
+    const bool done = fs::exists(in_dir(stage->out, "test.json"));
+    const bool started = fs::exists(in_dir(stage->out, "config.json"));
+    const std::string name = stage == &stage1 ? "stage 1 (linear-fixed-features)" : "stage 2 (end to end)";
+    if (done) {
+      log("linear-init: " + name + " finished already (" + stage->out + "/test.json)");
+      continue;
+    }
+    log("linear-init: " + name + " in " + stage->out + (started ? " (resumed)" : ""));
+    outcome = run_training(*stage, started, callbacks);
+    if (outcome.interrupted) return outcome;
+  }
+  // The two-stage run's result is stage 2's, with stage 1's next to it.
+  json stage1_test = json::parse(io::read_text_file(in_dir(stage1.out, "test.json")));
+  json result = json::parse(io::read_text_file(in_dir(stage2.out, "test.json")));
+  result["mode"] = "linear-init";
+  result["stage1"] = {{"test_mAP", stage1_test.at("test_mAP")},
+                      {"best_val_mAP", stage1_test.at("best_val_mAP")},
+                      {"best_epoch", stage1_test.at("best_epoch")},
+                      {"epochs_run", stage1_test.at("epochs_run")},
+                      {"seconds_total", stage1_test.at("seconds_total")}};
+  io::write_file_atomic(in_dir(top, "test.json"), result.dump(2) + "\n");
+  outcome.interrupted = false;
+  outcome.stopped_early = result.at("stopped_early").get<bool>();
+  outcome.epochs_run = result.at("epochs_run").get<int>();
+  outcome.best_epoch = result.at("best_epoch").get<int>();
+  outcome.best_val_map = result.at("best_val_mAP").get<double>();
+  outcome.test_map = result.at("test_mAP").get<double>();
+  outcome.per_class_ap = result.at("per_class_AP").get<std::vector<double>>();
+  log("linear-init: test mAP " + std::to_string(outcome.test_map) + " (stage 1: " +
+      std::to_string(stage1_test.at("test_mAP").get<double>()) + "); " + in_dir(top, "test.json") + " written");
+  return outcome;
+}
+
+}  // namespace
+
 TrainOutcome run_training(const TrainConfig& config, bool resume, const TrainCallbacks& callbacks) {
+  if (config.mode == "linear-init") {
+    validate_train_config(config);
+    return run_linear_init(config, resume, callbacks);
+  }
   TrainingRun run(config, resume, callbacks);
   while (!run.done()) {
     const int epoch = run.next_epoch();
@@ -205,6 +300,11 @@ TrainOutcome run_training(const TrainConfig& config, bool resume, const TrainCal
 }
 
 SplitEvaluation evaluate_run(const std::string& run_dir, const std::string& split, const std::string& device_name) {
+  // A linear-init run's weights are its second stage's.
+  const std::string top_config = in_dir(run_dir, "config.json");
+  if (fs::exists(top_config) && fs::exists(in_dir(run_dir, "stage2/config.json")) &&
+      train_config_from_json(io::read_text_file(top_config), top_config, TrainConfig{}).mode == "linear-init")
+    return evaluate_run(in_dir(run_dir, "stage2"), split, device_name);
   const std::string config_path = in_dir(run_dir, "config.json"), best_path = in_dir(run_dir, "best.safetensors");
   SPML_CHECK(fs::exists(config_path), "--run ", run_dir, ": ", config_path, " does not exist (not a run folder)");
   TrainConfig config = train_config_from_json(io::read_text_file(config_path), config_path, TrainConfig{});

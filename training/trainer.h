@@ -105,6 +105,10 @@ struct SplitEvaluation {
 SplitEvaluation evaluate_split(models::ResNet& net, const data::MultiLabelSplit& split, const std::string& image_root,
                                const TrainConfig& config, Device device);
 
+// As evaluate_split, on a split's cached features [N, feature_dim] (linear-fixed-features): the head alone.
+SplitEvaluation evaluate_features(models::ResNet& net, const Tensor& features, const data::MultiLabelSplit& split,
+                                  const TrainConfig& config, Device device);
+
 // Re-evaluates RUNDIR/best.safetensors on the split "test" or "val" of the run's data set (RUNDIR/config.json);
 // device "" = the run's. Errors name the run folder's file at fault.
 SplitEvaluation evaluate_run(const std::string& run_dir, const std::string& split, const std::string& device = "");

@@ -13,6 +13,7 @@
 #include "framework/core/fault_injection.h"
 #include "framework/core/runtime.h"
 #include "framework/cuda/cuda_runtime.h"
+#include "framework/io/npy_tensor.h"
 #include "framework/io/safetensors.h"
 #include "framework/io/sha256.h"
 #include "kernels/common/error.h"
@@ -91,6 +92,7 @@ TrainingRun::TrainingRun(const TrainConfig& config, bool resume, const TrainCall
       log_(callbacks.log ? callbacks.log : [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }),
       folder_(config.out, resume),
       device_(Device::parse(config.device)) {
+  linear_ = config_.mode == "linear-fixed-features";
   if (device_.is_cuda()) cuda_runtime::require_device(device_.index, "--device");
   set_deterministic_convolutions(config_.deterministic);
 
@@ -135,14 +137,48 @@ TrainingRun::TrainingRun(const TrainConfig& config, bool resume, const TrainCall
   }
   folder_.write_start(config_, facts, position_);
 
-  loader_ = std::make_unique<data::DataLoader>(dataset_.train, dataset_.image_root,
-                                               train_loader_options(config_, device_, schedule_));
+  if (linear_) {
+    // Cole et al.'s linear_fixed_features: the backbone's pooled features once per split (cached), no augmentation.
+    SPML_CHECK(config_.order_file.empty(), "--order-file fixes image flips: it does not apply to --mode ",
+               config_.mode);
+    const std::string backbone = backbone_key(config_, facts.weights_sha256);
+    train_features_ =
+        split_features(*net_, dataset_.train, "train", dataset_.image_root, config_, device_, backbone, log_);
+    val_features_ = split_features(*net_, dataset_.val, "val", dataset_.image_root, config_, device_, backbone, log_);
+    test_features_ =
+        split_features(*net_, dataset_.test, "test", dataset_.image_root, config_, device_, backbone, log_);
+    feature_batches_ = std::make_unique<FeatureBatches>(train_features_, dataset_.train, config_.batch_size,
+                                                        stream_seed(config_, config_.order_seed), device_);
+  } else {
+    loader_ = std::make_unique<data::DataLoader>(dataset_.train, dataset_.image_root,
+                                                 train_loader_options(config_, device_, schedule_));
+  }
   tty_ = callbacks_.progress_on_tty && isatty(fileno(stderr)) != 0;
   log("training " + config_.arch + " with loss " + config_.loss + " on " + config_.device + ": " +
-      std::to_string(config_.epochs) + " epochs x " + std::to_string(loader_->batches_per_epoch()) + " steps of " +
+      std::to_string(config_.epochs) + " epochs x " + std::to_string(batches_per_epoch()) + " steps of " +
       std::to_string(config_.batch_size) + ", lr " + format_fixed(config_.lr, 6) + " (head x" +
-      format_fixed(config_.lr_mult, 1) + "), linear_init " + std::to_string(config_.linear_init) + ", " +
-      build_info_string());
+      format_fixed(config_.lr_mult, 1) + "), linear_init " + std::to_string(config_.linear_init) +
+      (linear_ ? ", mode linear-fixed-features (the head on cached features)" : "") + ", " + build_info_string());
+}
+
+int64_t TrainingRun::batches_per_epoch() const {
+  return linear_ ? feature_batches_->batches_per_epoch() : loader_->batches_per_epoch();
+}
+void TrainingRun::start_batches(int epoch, int64_t first_step) {
+  if (linear_)
+    feature_batches_->start_epoch(epoch, first_step);
+  else
+    loader_->start_epoch(epoch, first_step);
+}
+bool TrainingRun::next_batch(data::Batch& batch) {
+  return linear_ ? feature_batches_->next(batch) : loader_->next(batch);
+}
+int64_t TrainingRun::loader_images_skipped() const {
+  return linear_ ? 0 : loader_->stats().images_skipped;
+}
+SplitEvaluation TrainingRun::evaluate(const data::MultiLabelSplit& split, const Tensor& features) {
+  return linear_ ? evaluate_features(step_->net(), features, split, config_, device_)
+                 : evaluate_split(step_->net(), split, dataset_.image_root, config_, device_);
 }
 
 bool TrainingRun::stop_requested() const {
@@ -154,7 +190,7 @@ bool TrainingRun::train_epoch(int epoch) {
              position_.next_epoch);
   RunPosition& pos = position_;
   step_->begin_epoch(epoch);
-  const int64_t first_step = pos.next_step, steps = loader_->batches_per_epoch();
+  const int64_t first_step = pos.next_step, steps = batches_per_epoch();
   if (first_step == 0) {
     pos.loss_sum = 0;
     pos.loss_images = 0;
@@ -163,12 +199,12 @@ bool TrainingRun::train_epoch(int epoch) {
     pos.skipped_images = 0;
     pos.skipped_steps = 0;
   }
-  loader_->start_epoch(epoch, first_step);
+  start_batches(epoch, first_step);
   // The loader counts the bad images it drops over its lifetime; the position keeps the epoch's share across
   // resumes.
-  const int64_t loader_skipped_at_start = loader_->stats().images_skipped, skipped_before = pos.skipped_images;
+  const int64_t loader_skipped_at_start = loader_images_skipped(), skipped_before = pos.skipped_images;
   const auto count_skipped_images = [&] {
-    pos.skipped_images = skipped_before + loader_->stats().images_skipped - loader_skipped_at_start;
+    pos.skipped_images = skipped_before + loader_images_skipped() - loader_skipped_at_start;
   };
   const auto train_start = Clock::now();
   const double seconds_before = pos.train_seconds;
@@ -177,7 +213,7 @@ bool TrainingRun::train_epoch(int epoch) {
   for (;;) {
     {
       PhaseTimer phase("data", pos.phases.data);
-      if (!loader_->next(batch)) break;
+      if (!next_batch(batch)) break;
     }
     count_skipped_images();
     // The batch's place in the epoch, not a count of batches: with bad images skipped a whole batch may be left
@@ -236,7 +272,7 @@ const EpochRecord& TrainingRun::end_epoch(int epoch) {
       // EM+APL's pass (eval mode, dataset order, no flip: deterministic) before validation; the checkpoint below
       // holds its result, so a resumed run never repeats or loses it.
       PhaseTimer phase("pseudo_label", pos.phases.eval);
-      const SplitEvaluation train = evaluate_split(step_->net(), dataset_.train, dataset_.image_root, config_, device_);
+      const SplitEvaluation train = evaluate(dataset_.train, train_features_);
       const int64_t added = labels->pseudo_label(train.probabilities, config_.epochs, config_.apl_warmup);
       label_state_note = ", " + std::to_string(added) + " entries pseudo-labelled (" +
                          std::to_string(labels->pseudo_labelled_count()) + " in all)";
@@ -246,7 +282,7 @@ const EpochRecord& TrainingRun::end_epoch(int epoch) {
   }
   {
     PhaseTimer phase("eval", pos.phases.eval);
-    val = evaluate_split(step_->net(), dataset_.val, dataset_.image_root, config_, device_);
+    val = evaluate(dataset_.val, val_features_);
   }
   EpochRecord record;
   record.epoch = epoch;
@@ -263,7 +299,12 @@ const EpochRecord& TrainingRun::end_epoch(int epoch) {
   const BestTracker::Decision decision = tracker.update(epoch, record.val_map);
   pos.best_val_map = tracker.best_val_map;
   pos.best_epoch = tracker.best_epoch;
-  if (decision.improved) folder_.save_best_weights(step_->net(), dataset_.class_names);
+  if (decision.improved) {
+    folder_.save_best_weights(step_->net(), dataset_.class_names);
+    // ROLE's estimates of the best epoch: what Cole et al.'s linear-init carries into its second stage.
+    if (losses::RoleLabelEstimates* g = step_->label_estimates())
+      io::write_npy_tensor(folder_.path("best_label_estimates.npy"), g->logits().detach().to(DType::Float32));
+  }
   pos.stopped_early = decision.stop;
   pos.next_epoch = epoch + 1;
   pos.next_step = 0;
@@ -305,7 +346,7 @@ TrainOutcome TrainingRun::finish() {
              best_path, " to evaluate (did the run complete an epoch?)");
   const io::SafetensorsFile best = io::read_safetensors(best_path);
   step_->net().load_state_dict(best.tensors, /*strict=*/true);
-  const SplitEvaluation test = evaluate_split(step_->net(), dataset_.test, dataset_.image_root, config_, device_);
+  const SplitEvaluation test = evaluate(dataset_.test, test_features_);
   double seconds_total = 0;
   int64_t skipped_images = 0, skipped_steps = 0;
   for (const EpochRecord& r : pos.history) {

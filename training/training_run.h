@@ -12,6 +12,7 @@
 #include "framework/data/loader.h"
 #include "framework/data/sample_schedule.h"
 #include "models/resnet.h"
+#include "training/feature_cache.h"
 #include "training/run_folder.h"
 #include "training/train_config.h"
 #include "training/train_step.h"
@@ -58,6 +59,13 @@ class TrainingRun {
 
  private:
   void log(const std::string& line) const { log_(line); }
+  // The training batches: images from the loader, or (linear-fixed-features) the cached train features.
+  int64_t batches_per_epoch() const;
+  void start_batches(int epoch, int64_t first_step);
+  bool next_batch(data::Batch& batch);
+  int64_t loader_images_skipped() const;
+  // A split evaluated from its images, or from its cached features in linear-fixed-features mode.
+  SplitEvaluation evaluate(const data::MultiLabelSplit& split, const Tensor& features);
 
   TrainConfig config_;
   TrainCallbacks callbacks_;
@@ -69,6 +77,9 @@ class TrainingRun {
   std::shared_ptr<models::ResNet> net_;
   std::unique_ptr<TrainingStep> step_;
   std::unique_ptr<data::DataLoader> loader_;
+  bool linear_ = false;  // linear-fixed-features
+  Tensor train_features_, val_features_, test_features_;
+  std::unique_ptr<FeatureBatches> feature_batches_;
   RunPosition position_;
   bool tty_ = false;
 };
