@@ -12,17 +12,6 @@
 #include "framework/core/runtime.h"
 #include "training/sweep.h"
 
-namespace {
-
-volatile std::sig_atomic_t g_interrupt = 0;
-
-void on_sigint(int) {
-  g_interrupt = 1;
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   spml::init_process_threads(argv);
   CLI::App app{
@@ -57,8 +46,8 @@ int main(int argc, char** argv) {
     options.device = setup_threads_and_device(base.threads, base.device).str();
     set_cpu_kernels(base.cpu_kernels, "--cpu-kernels");
     for (int i = 0; i < argc; ++i) options.command_line += (i ? " " : "") + std::string(argv[i]);
-    options.callbacks.stop_requested = [] { return g_interrupt != 0; };
-    std::signal(SIGINT, on_sigint);
+    options.callbacks.stop_requested = spml::apps::sigint_stop_requested;
+    spml::apps::install_sigint_stop();
 
     const training::SweepResult result = training::run_sweep(options);
     std::printf("%s\n", training::sweep_summary_line(options, result).c_str());

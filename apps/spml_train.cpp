@@ -11,17 +11,6 @@
 #include "framework/core/runtime.h"
 #include "training/trainer.h"
 
-namespace {
-
-volatile std::sig_atomic_t g_interrupt = 0;
-
-void on_sigint(int) {
-  g_interrupt = 1;
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   spml::init_process_threads(argv);
   CLI::App app{"spml-train: SPML training (GR and the baselines) with per-epoch val mAP and a final test mAP"};
@@ -50,9 +39,9 @@ int main(int argc, char** argv) {
     std::string command;
     for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
     training::TrainCallbacks callbacks;
-    callbacks.stop_requested = [] { return g_interrupt != 0; };
+    callbacks.stop_requested = spml::apps::sigint_stop_requested;
     callbacks.command_line = command;
-    std::signal(SIGINT, on_sigint);
+    spml::apps::install_sigint_stop();
     const training::TrainOutcome outcome = training::run_training(config, resume, callbacks);
     if (outcome.interrupted) return 130;  // the shell's code for SIGINT: the run is resumable, not finished
     std::printf("%s\n", nlohmann::json({{"run", config.out},

@@ -15,6 +15,7 @@
 #include "framework/io/sha256.h"
 #include "kernels/common/error.h"
 #include "kernels/common/philox.h"
+#include "training/trainer.h"
 
 namespace spml::training {
 namespace fs = std::filesystem;
@@ -68,12 +69,7 @@ Tensor split_features(models::ResNet& net, const data::MultiLabelSplit& split, c
   const auto start = std::chrono::steady_clock::now();
   net.eval();
   autograd::NoGradGuard no_grad;
-  data::LoaderOptions options;
-  options.batch_size = config.batch_size;
-  options.image_size = config.image_size;
-  options.workers = config.workers;
-  options.device = device;
-  data::DataLoader loader(split, image_root, options);
+  data::DataLoader loader(split, image_root, eval_loader_options(config, device));
   loader.start_epoch(0);
   const int64_t dim = net.feature_dim();
   Tensor features = Tensor::empty({split.size(), dim});

@@ -93,13 +93,11 @@ std::vector<EpochMetrics> parse_metrics_jsonl(const std::string& text, const std
   return epochs;
 }
 
-namespace {
-
-std::string cell_text(const std::string& text) {
+std::string markdown_cell(const std::string& text) {
   std::string out;
   for (const char c : text) {
     if (c == '|') out += '\\';
-    out += c == '\n' ? ' ' : c;
+    out += (c == '\n' || c == '\r') ? ' ' : c;
   }
   return out.empty() ? "-" : out;
 }
@@ -111,7 +109,7 @@ std::string two_decimals(double value) {
   return buffer;
 }
 
-std::string duration(double seconds) {
+std::string duration_text(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "-";
   const long long total = std::llround(seconds);
   const long long h = total / 3600, m = total % 3600 / 60, s = total % 60;
@@ -119,6 +117,8 @@ std::string duration(double seconds) {
   if (m > 0) return std::to_string(m) + "m " + std::to_string(s) + "s";
   return std::to_string(s) + "s";
 }
+
+namespace {
 
 std::string signed_two_decimals(double value) {
   return (std::isfinite(value) && value >= 0 ? "+" : "") + two_decimals(value);
@@ -249,15 +249,15 @@ std::string runs_markdown_table(const std::vector<RunSummary>& runs) {
   std::string table = markdown_row(header);
   table += several ? "|---|---|---|---|---|---:|---:|---:|---:|\n" : "|---|---|---|---|---:|---:|---:|---:|\n";
   for (const RunSummary& r : runs) {
-    std::vector<std::string> cells = {cell_text(r.name),
-                                      cell_text(r.loss),
-                                      cell_text(r.dataset),
-                                      cell_text(r.arch),
+    std::vector<std::string> cells = {markdown_cell(r.name),
+                                      markdown_cell(r.loss),
+                                      markdown_cell(r.dataset),
+                                      markdown_cell(r.arch),
                                       std::to_string(r.epochs_done.size()) + "/" + std::to_string(r.epochs),
                                       two_decimals(r.best_val_map),
                                       two_decimals(r.test_map),
-                                      duration(r.seconds_total)};
-    if (several) cells.insert(cells.begin() + 1, cell_text(r.implementation));
+                                      duration_text(r.seconds_total)};
+    if (several) cells.insert(cells.begin() + 1, markdown_cell(r.implementation));
     table += markdown_row(cells);
   }
   return table;
@@ -273,9 +273,9 @@ std::string runs_by_loss_markdown_table(const std::vector<RunSummary>& runs) {
   std::string table = markdown_row(header);
   table += several ? "|---|---|---|---|---:|---:|\n" : "|---|---|---|---:|---:|\n";
   for (const Group& g : groups) {
-    std::vector<std::string> cells = {cell_text(g.loss), cell_text(g.dataset), cell_text(g.arch),
+    std::vector<std::string> cells = {markdown_cell(g.loss), markdown_cell(g.dataset), markdown_cell(g.arch),
                                       std::to_string(g.values.size()), mean_std_text(g.mean, g.std)};
-    if (several) cells.insert(cells.begin() + 1, cell_text(g.implementation));
+    if (several) cells.insert(cells.begin() + 1, markdown_cell(g.implementation));
     table += markdown_row(cells);
   }
   return table;
@@ -304,7 +304,7 @@ std::string paired_difference_markdown_table(const std::vector<RunSummary>& runs
   }
   if (groups.empty()) return "";
   std::string table = markdown_row({"implementation", "data set", "arch", "n",
-                                    cell_text(loss_a) + " - " + cell_text(loss_b) + " per seed", "mean ± std"});
+                                    markdown_cell(loss_a) + " - " + markdown_cell(loss_b) + " per seed", "mean ± std"});
   table += "|---|---|---|---:|---|---:|\n";
   for (Pairs& g : groups) {
     std::sort(g.seed_differences.begin(), g.seed_differences.end());
@@ -315,7 +315,7 @@ std::string paired_difference_markdown_table(const std::vector<RunSummary>& runs
       per_seed += (per_seed.empty() ? "" : ", ") + signed_two_decimals(difference) + " (s" + std::to_string(seed) + ")";
     }
     const auto [mean, std] = mean_and_std(values);
-    table += markdown_row({cell_text(g.implementation), cell_text(g.dataset), cell_text(g.arch),
+    table += markdown_row({markdown_cell(g.implementation), markdown_cell(g.dataset), markdown_cell(g.arch),
                            std::to_string(values.size()), per_seed, mean_std_text(mean, std, /*sign=*/true)});
   }
   return table;
@@ -335,9 +335,9 @@ std::string implementation_difference_markdown_table(const std::vector<RunSummar
       const double se = both_spread ? std::sqrt(ours.std * ours.std / double(ours.values.size()) +
                                                 other.std * other.std / double(other.values.size()))
                                     : kNaN;
-      rows += markdown_row({cell_text(ours.loss), cell_text(ours.dataset), cell_text(ours.arch),
+      rows += markdown_row({markdown_cell(ours.loss), markdown_cell(ours.dataset), markdown_cell(ours.arch),
                             mean_std_text(ours.mean, ours.std) + " (" + std::to_string(ours.values.size()) + ")",
-                            cell_text(other.implementation) + ": " + mean_std_text(other.mean, other.std) + " (" +
+                            markdown_cell(other.implementation) + ": " + mean_std_text(other.mean, other.std) + " (" +
                                 std::to_string(other.values.size()) + ")",
                             signed_two_decimals(difference) + (both_spread ? " ± " + two_decimals(se) : ""),
                             both_spread && se > 0 ? two_decimals(std::fabs(difference) / se) : "-"});

@@ -86,6 +86,13 @@ std::string paired_difference_markdown_table(const std::vector<RunSummary>& runs
 // SE = sqrt(s_a^2 / n_a + s_b^2 / n_b) ("-" when a side has fewer than 2 runs). "" when nothing compares.
 std::string implementation_difference_markdown_table(const std::vector<RunSummary>& runs);
 
+// The report tables' cell formats, shared with spml-sweep's report (training/sweep.h): a number with 2 decimals,
+// a duration as "38s", "4m 12s" or "1h 2m 5s", and text with '|' escaped and line breaks as spaces; each "-" for a
+// non-finite number or empty text.
+std::string two_decimals(double value);
+std::string duration_text(double seconds);
+std::string markdown_cell(const std::string& text);
+
 // "val mAP per epoch": one series per run (label: the run name, x: epoch, y: val mAP), in the given order; a run
 // without finished epochs is an empty series (in the legend, no line).
 PlotPanel val_map_panel(const std::vector<RunSummary>& runs);

@@ -79,32 +79,6 @@ std::string value_label(const json& v) {
   return v.dump();
 }
 
-std::string two_decimals(double value) {
-  if (!std::isfinite(value)) return "-";
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.2f", value);
-  return buffer;
-}
-
-std::string duration(double seconds) {
-  if (!std::isfinite(seconds) || seconds < 0) return "-";
-  const long long total = std::llround(seconds);
-  const long long h = total / 3600, m = total % 3600 / 60, s = total % 60;
-  if (h > 0) return std::to_string(h) + "h " + std::to_string(m) + "m " + std::to_string(s) + "s";
-  if (m > 0) return std::to_string(m) + "m " + std::to_string(s) + "s";
-  return std::to_string(s) + "s";
-}
-
-// A Markdown table cell: '|' escaped, line breaks as spaces, "-" for nothing.
-std::string md(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    if (c == '|') out += '\\';
-    out += (c == '\n' || c == '\r') ? ' ' : c;
-  }
-  return out.empty() ? "-" : out;
-}
-
 std::string markdown_row(const std::vector<std::string>& cells) {
   std::string row = "|";
   for (const std::string& c : cells) row += " " + c + " |";
@@ -484,16 +458,18 @@ std::string sweep_report_markdown(const SweepOptions& options, const SweepResult
   if (options.grid.size() == 2) {
     const GridAxis &rows = options.grid[0], &columns = options.grid[1];
     text += "Each cell: best val mAP (test mAP at that epoch).\n\n";
-    std::vector<std::string> header = {md(rows.key) + " \xE2\x86\x93 " + md(columns.key) + " \xE2\x86\x92"};
-    for (const std::string& label : columns.labels) header.push_back(md(label));
+    std::vector<std::string> header = {markdown_cell(rows.key) + " \xE2\x86\x93 " + markdown_cell(columns.key) +
+                                       " \xE2\x86\x92"};
+    for (const std::string& label : columns.labels) header.push_back(markdown_cell(label));
     text += markdown_row(header) + "|---|";
     for (std::size_t c = 0; c < columns.labels.size(); ++c) text += "---:|";
     text += "\n";
     for (std::size_t r = 0; r < rows.labels.size(); ++r) {
-      std::vector<std::string> row = {md(rows.labels[r])};
+      std::vector<std::string> row = {markdown_cell(rows.labels[r])};
       for (std::size_t c = 0; c < columns.labels.size(); ++c) {
         const std::size_t i = r * columns.labels.size() + c;
-        row.push_back(bold(md(cell_outcome_text(result.cells[i], /*with_error=*/true)), int(i) == result.chosen));
+        row.push_back(
+            bold(markdown_cell(cell_outcome_text(result.cells[i], /*with_error=*/true)), int(i) == result.chosen));
       }
       text += markdown_row(row);
     }
@@ -503,7 +479,7 @@ std::string sweep_report_markdown(const SweepOptions& options, const SweepResult
   // Every cell, one row each (for 1 or 3+ keys the grid's table; for 2 the details).
   if (options.grid.size() == 2) text += "## Cells\n\n";
   std::vector<std::string> header = {"cell"};
-  for (const GridAxis& axis : options.grid) header.push_back(md(axis.key));
+  for (const GridAxis& axis : options.grid) header.push_back(markdown_cell(axis.key));
   for (const char* h : {"status", "best val mAP", "best epoch", "test mAP", "epochs", "time"}) header.push_back(h);
   text += markdown_row(header) + "|---|";
   for (std::size_t a = 0; a < options.grid.size(); ++a) text += "---|";
@@ -511,23 +487,24 @@ std::string sweep_report_markdown(const SweepOptions& options, const SweepResult
   for (std::size_t i = 0; i < n; ++i) {
     const CellResult& c = result.cells[i];
     const bool chosen = int(i) == result.chosen;
-    std::vector<std::string> row = {bold(md(c.cell.name), chosen)};
-    for (std::size_t a = 0; a < options.grid.size(); ++a) row.push_back(md(options.grid[a].labels[c.cell.index[a]]));
-    row.push_back(md(status_text(c)));
+    std::vector<std::string> row = {bold(markdown_cell(c.cell.name), chosen)};
+    for (std::size_t a = 0; a < options.grid.size(); ++a)
+      row.push_back(markdown_cell(options.grid[a].labels[c.cell.index[a]]));
+    row.push_back(markdown_cell(status_text(c)));
     row.push_back(bold(two_decimals(c.best_val_map), chosen));
     row.push_back(c.best_epoch > 0 ? std::to_string(c.best_epoch) : "-");
     row.push_back(bold(two_decimals(c.test_map), chosen));
     row.push_back(c.status == CellStatus::pending ? "-" : std::to_string(c.epochs_run));
-    row.push_back(duration(c.seconds));
+    row.push_back(duration_text(c.seconds));
     text += markdown_row(row);
   }
   text += "\n";
 
   if (result.chosen >= 0) {
     const CellResult& c = result.cells[std::size_t(result.chosen)];
-    text += "**Chosen: " + md(c.cell.name) + "**: best val mAP " + two_decimals(c.best_val_map) + " at epoch " +
-            std::to_string(c.best_epoch) + "; **test mAP " + two_decimals(c.test_map) + "** at its best val epoch (" +
-            md(c.dir) + "/test.json).\n\n";
+    text += "**Chosen: " + markdown_cell(c.cell.name) + "**: best val mAP " + two_decimals(c.best_val_map) +
+            " at epoch " + std::to_string(c.best_epoch) + "; **test mAP " + two_decimals(c.test_map) +
+            "** at its best val epoch (" + markdown_cell(c.dir) + "/test.json).\n\n";
   } else {
     text += "**Chosen: none** (no cell has finished).\n\n";
   }

@@ -111,18 +111,22 @@ data::LoaderOptions train_loader_options(const TrainConfig& config, Device devic
   return options;
 }
 
+data::LoaderOptions eval_loader_options(const TrainConfig& config, Device device) {
+  data::LoaderOptions options;
+  options.batch_size = config.batch_size;
+  options.image_size = config.image_size;
+  options.workers = config.workers;
+  options.device = device;
+  return options;
+}
+
 SplitEvaluation evaluate_split(models::ResNet& net, const data::MultiLabelSplit& split, const std::string& image_root,
                                const TrainConfig& config, Device device) {
   NvtxRange range("eval");
   const auto start = Clock::now();
   net.eval();
   autograd::NoGradGuard no_grad;
-  data::LoaderOptions options;
-  options.batch_size = config.batch_size;
-  options.image_size = config.image_size;
-  options.workers = config.workers;
-  options.device = device;
-  data::DataLoader loader(split, image_root, options);
+  data::DataLoader loader(split, image_root, eval_loader_options(config, device));
   loader.start_epoch(0);
   Tensor probabilities = Tensor::empty({split.size(), split.labels.size(1)});
   float* out = probabilities.data<float>();

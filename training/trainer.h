@@ -91,6 +91,10 @@ std::shared_ptr<models::ResNet> make_model(const TrainConfig& config, int64_t nu
 data::LoaderOptions train_loader_options(const TrainConfig& config, Device device,
                                          std::shared_ptr<const data::SampleSchedule> schedule = nullptr);
 
+// The loader of an evaluation pass (evaluate_split, feature extraction): the configuration's batch size, image
+// size and workers, dataset order, no flip.
+data::LoaderOptions eval_loader_options(const TrainConfig& config, Device device);
+
 struct SplitEvaluation {
   metrics::MapResult map;
   Tensor probabilities;  // [N, C] float32 sigmoid outputs, CPU, in the split's order

@@ -2,12 +2,30 @@
 #include "apps/support/train_flags.h"
 
 #include <algorithm>
+#include <csignal>
 
 #include "framework/core/runtime.h"
 #include "losses/spml_loss.h"
 #include "training/dataset_settings.h"
 
 namespace spml::apps {
+
+namespace {
+volatile std::sig_atomic_t g_interrupt = 0;
+
+void on_sigint(int) {
+  g_interrupt = 1;
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+}  // namespace
+
+void install_sigint_stop() {
+  std::signal(SIGINT, on_sigint);
+}
+
+bool sigint_stop_requested() {
+  return g_interrupt != 0;
+}
 
 std::vector<std::string> TrainFlags::given() const {
   std::vector<std::string> keys;

@@ -30,6 +30,11 @@ struct TrainFlags {
 // sweep folder for spml-sweep); out_required makes it required.
 void add_train_flags(CLI::App& app, TrainFlags& flags, const std::string& out_help, bool out_required);
 
+// Ctrl-C for the training apps: the first SIGINT sets a flag that stop_requested() reads (the run finishes its step
+// and writes a resumable checkpoint); a second one ends the process at once.
+void install_sigint_stop();
+bool sigint_stop_requested();
+
 // The footer listing the defaults per data set (and the per-loss settings), for --help.
 std::string train_defaults_footer();
 
