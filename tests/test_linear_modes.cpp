@@ -140,7 +140,9 @@ TEST(LinearFixedFeatures, EveryKindOfLossTrainsInThisMode) {
     const training::TrainOutcome o = training::run_training(c, false, logging_into(nullptr));
     EXPECT_EQ(o.epochs_run, 3) << loss;
     EXPECT_GT(o.test_map, 25.0) << loss;
-    if (loss == "role") EXPECT_TRUE(fs::exists(c.out + "/best_label_estimates.npy"));
+    if (loss == "role") {
+      EXPECT_TRUE(fs::exists(c.out + "/best_label_estimates.npy"));
+    }
   }
 }
 

@@ -13,9 +13,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "framework/autograd/autograd.h"
 #include "framework/core/runtime.h"
+#include "framework/cuda/cuda_runtime.h"
+#include "framework/cuda/device_intervals.h"
 #include "framework/data/builders/toy_shapes.h"
 #include "framework/data/preformatted.h"
 #include "framework/io/file.h"
@@ -24,6 +27,7 @@
 #include "framework/ops/ops.h"
 #include "test_util.h"
 #include "training/train_config.h"
+#include "training/train_step.h"
 #include "training/trainer.h"
 #include "training/training_run.h"
 
@@ -685,6 +689,54 @@ TEST(Sha256Test, KnownDigests) {
   const std::string long_text = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
   EXPECT_EQ(io::sha256_hex(long_text.data(), long_text.size()),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+// On the CPU the phases are host times and the device clock refuses to start an interval.
+TEST(PhaseTimingTest, CpuPhasesAreHostTimes) {
+  cuda_runtime::DeviceIntervals clock(Device::cpu());
+  EXPECT_FALSE(clock.on_device());
+  EXPECT_ERROR_CONTAINS(clock.begin(), "time on the host instead");
+  double total = 0;
+  {
+    PhaseTimer phase("sleep", total, &clock);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GE(total, 0.019);
+  clock.collect(true);  // nothing pending on the CPU
+  EXPECT_EQ(clock.pending(), 0u);
+}
+
+// On CUDA the step's phases are device times (CUDA events), collected without a sync per step: after
+// finish_phase_times every phase has time, and together they fit inside the wall time of the steps.
+TEST(PhaseTimingTest, CudaStepPhasesAreDeviceTimesWithinTheWallTime) {
+  SPML_SKIP_WITHOUT_CUDA();
+  TrainConfig config = toy_config("/tmp/unused");
+  config.width = 8;
+  auto net = make_model(config, 5);
+  net->to(Device::cuda());
+  const int64_t batch_size = 4;
+  TrainingStep step(config, net, Tensor::zeros({batch_size, 5}), Device::cuda());
+  step.begin_epoch(1);
+  data::Batch batch;
+  batch.images = Tensor::empty({batch_size, 3, 64, 64});
+  batch.images.uniform_(-1, 1, 3);
+  batch.images = batch.images.to(Device::cuda());
+  std::vector<float> observed(std::size_t(batch_size * 5), 0.f);
+  for (int64_t i = 0; i < batch_size; ++i) observed[std::size_t(i * 5 + i % 5)] = 1.f;
+  batch.observed = Tensor::from_vector(observed, {batch_size, 5}).to(Device::cuda());
+  batch.labels = batch.observed;
+  batch.indices = Tensor::from_vector(std::vector<int64_t>{0, 1, 2, 3}, {batch_size});
+  PhaseSeconds phases;
+  cuda_runtime::synchronize(0);
+  const auto start = std::chrono::steady_clock::now();
+  for (int k = 0; k < 3; ++k) ASSERT_TRUE(step.run(batch, phases).finite());
+  step.finish_phase_times();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_GT(phases.forward, 0);
+  EXPECT_GT(phases.loss, 0);
+  EXPECT_GT(phases.backward, 0);
+  EXPECT_GT(phases.optimizer, 0);
+  EXPECT_LE(phases.forward + phases.loss + phases.backward + phases.optimizer, wall * 1.01 + 1e-4);
 }
 
 }  // namespace

@@ -40,7 +40,8 @@ TrainingStep::TrainingStep(const TrainConfig& config, std::shared_ptr<models::Re
       num_classes_(train_observed.size(1)),
       net_(std::move(net)),
       schedule_(losses::GrSettings{config.beta, config.alpha, config.q2q3}, config.epochs, config.linear_init),
-      features_input_(config.mode == "linear-fixed-features") {
+      features_input_(config.mode == "linear-fixed-features"),
+      phase_clock_(device) {
   SPML_CHECK(net_, "TrainingStep: no network");
   if (kind_ == losses::LossKind::ROLE) {
     estimates_ = std::make_unique<losses::RoleLabelEstimates>(train_observed, uint64_t(config.seed), dtype_, device);
@@ -73,6 +74,7 @@ void TrainingStep::begin_epoch(int epoch) {
 
 StepResult TrainingStep::run(const data::Batch& batch, PhaseSeconds& phases) {
   SPML_CHECK(epoch_ >= 1, "TrainingStep::run before begin_epoch");
+  phase_clock_.collect(false);  // the earlier steps' device times that are in (never waits)
   // A train-mode forward moves the BatchNorm statistics before the loss is known; a step that is to be skipped
   // when non-finite must not leave NaN in them (they are what evaluation uses).
   std::vector<Tensor> buffers_before;
@@ -80,13 +82,13 @@ StepResult TrainingStep::run(const data::Batch& batch, PhaseSeconds& phases) {
     for (const auto& [name, buffer] : net_->named_buffers()) buffers_before.push_back(buffer.clone());
   Tensor logits, loss, selection;
   {
-    PhaseTimer phase("forward", phases.forward);
+    PhaseTimer phase("forward", phases.forward, &phase_clock_);
     const Tensor input = batch.images.dtype() == dtype_ ? batch.images : batch.images.to(dtype_);
     logits = features_input_ ? net_->classify(input) : net_->forward(input);
   }
   StepResult result;
   {
-    PhaseTimer phase("loss", phases.loss);
+    PhaseTimer phase("loss", phases.loss, &phase_clock_);
     const auto as_model_input = [&](const Tensor& t) {
       const Tensor on_device = t.to(device_);  // the same tensor when already there
       return on_device.dtype() == dtype_ ? on_device : on_device.to(dtype_);
@@ -124,12 +126,12 @@ StepResult TrainingStep::run(const data::Batch& batch, PhaseSeconds& phases) {
     return result;
   }
   {
-    PhaseTimer phase("backward", phases.backward);
+    PhaseTimer phase("backward", phases.backward, &phase_clock_);
     adam_->zero_grad();
     loss.backward();
   }
   {
-    PhaseTimer phase("optimizer", phases.optimizer);
+    PhaseTimer phase("optimizer", phases.optimizer, &phase_clock_);
     adam_->step();
     // LL-Cp's permanent correction: the selected entries are positive from now on (the step was taken).
     if (selection.defined())

@@ -10,6 +10,7 @@
 
 #include "framework/core/nvtx.h"
 #include "framework/core/tensor.h"
+#include "framework/cuda/device_intervals.h"
 #include "framework/data/loader.h"
 #include "framework/nn/module.h"
 #include "framework/optim/optimizer.h"
@@ -21,23 +22,38 @@
 
 namespace spml::training {
 
-// Seconds per training phase, summed over an epoch. On CUDA the phases are host-side times: the step's loss read
-// (a device sync) is counted in "loss", so forward/backward work queued on the GPU shows up there.
+// Seconds per training phase, summed over an epoch. On CUDA forward, loss, backward and optimizer are device times
+// (CUDA events on the compute stream: what the GPU spent between the phase's two points, as Nsight shows it); data
+// (the host waiting for the loader) and eval are host times, as are all phases on the CPU.
 struct PhaseSeconds {
   double data = 0, forward = 0, loss = 0, backward = 0, optimizer = 0, eval = 0;
 };
 
-// One timed phase: an NVTX range for Nsight plus its wall time added to `total`.
+// One timed phase: an NVTX range for Nsight plus its time added to `total`: the device's time when `device` times on
+// the device (collected later, see cuda_runtime::DeviceIntervals), else the host's wall time.
 class PhaseTimer {
  public:
-  PhaseTimer(const char* name, double& total) : range_(name), total_(total), start_(std::chrono::steady_clock::now()) {}
-  ~PhaseTimer() { total_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+  PhaseTimer(const char* name, double& total, cuda_runtime::DeviceIntervals* device = nullptr)
+      : range_(name),
+        total_(total),
+        device_(device != nullptr && device->on_device() ? device : nullptr),
+        start_(std::chrono::steady_clock::now()) {
+    if (device_ != nullptr) handle_ = device_->begin();
+  }
+  ~PhaseTimer() {
+    if (device_ != nullptr)
+      device_->end(handle_, &total_);
+    else
+      total_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
   PhaseTimer(const PhaseTimer&) = delete;
   PhaseTimer& operator=(const PhaseTimer&) = delete;
 
  private:
   NvtxRange range_;
   double& total_;
+  cuda_runtime::DeviceIntervals* device_;
+  int handle_ = -1;
   std::chrono::steady_clock::time_point start_;
 };
 
@@ -64,7 +80,10 @@ class TrainingStep {
   // model's dtype here), observed / clean labels [B, C]. Forward, loss, and when both the loss and the logits are
   // finite: zero_grad, backward, Adam step. A non-finite step updates nothing (the caller reports it); under
   // on_nonfinite "skip" the BatchNorm running statistics that its forward moved are put back too.
+  // On CUDA the phase times of the steps reach `phases` lazily (no device sync for timing): finish_phase_times()
+  // adds the outstanding ones; call it before reading or resetting the totals.
   StepResult run(const data::Batch& batch, PhaseSeconds& phases);
+  void finish_phase_times() { phase_clock_.collect(true); }
 
   // Everything a checkpoint holds: "net.*", for ROLE "label_estimates", for LL-Cp the buffer "train_labels" and for
   // EM+APL the buffer "apl_targets" (the label state).
@@ -95,6 +114,7 @@ class TrainingStep {
   bool features_input_ = false;  // linear-fixed-features: batches hold pooled features, only the head runs
   int epoch_ = 0;
   bool frozen_ = false;
+  cuda_runtime::DeviceIntervals phase_clock_;  // on CUDA: the step's phases in device time
 };
 
 }  // namespace spml::training

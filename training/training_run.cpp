@@ -248,13 +248,15 @@ bool TrainingRun::train_epoch(int epoch) {
     }
     if (stop_requested() && step < steps) {  // polled after every step: the tests count the polls
       if (tty_) std::fprintf(stderr, "\n");
+      step_->finish_phase_times();
       pos.next_step = step;
       pos.train_seconds = seconds_before + seconds_since(train_start);
       folder_.save_checkpoint(step_->state(), step_->optimizer(), pos, config_);
       return false;
     }
   }
-  count_skipped_images();  // next() also counts the bad images of batches it left out at the epoch's end
+  count_skipped_images();       // next() also counts the bad images of batches it left out at the epoch's end
+  step_->finish_phase_times();  // CUDA: the last steps' device times, before the epoch's totals are read
   if (tty_) std::fprintf(stderr, "\n");
   SPML_CHECK(pos.loss_images > 0, "training stopped: epoch ", epoch, " trained no image (", pos.skipped_steps,
              " non-finite steps and ", pos.skipped_images,

@@ -1,7 +1,8 @@
 // DataLoader (see loader.h): persistent worker threads take per-image tasks in epoch order from a shared cursor,
 // bounded to `prefetch` batches ahead of the consumer; a ring of `prefetch` batch slots holds the decoded rows
-// (pinned host memory for CUDA, a fresh CPU tensor per batch otherwise); next() waits for batch k's slot, reports
-// bad images in row order, and hands the batch over (async host-to-device copy on a copy stream for CUDA).
+// (a BatchTransfer's host slots for CUDA, a fresh CPU tensor per batch otherwise); the worker that finishes a batch
+// queues its host-to-device copy at once (batch_transfer.h), so it overlaps the device's compute of the batch before;
+// next() waits for batch k's slot, reports bad images in row order, and hands the batch over.
 #include "framework/data/loader.h"
 
 #include <algorithm>
@@ -15,15 +16,10 @@
 
 #include "framework/core/runtime.h"
 #include "framework/cuda/cuda_runtime.h"
+#include "framework/data/batch_transfer.h"
 #include "framework/image/image.h"
 #include "kernels/common/error.h"
 #include "kernels/common/philox.h"
-
-#if SPML_WITH_CUDA
-#include <cuda_runtime_api.h>
-
-#include "kernels/cuda/check.h"
-#endif
 
 namespace spml::data {
 
@@ -87,12 +83,10 @@ struct DataLoader::Impl {
     int64_t rows = 0;
     int64_t pending = 0;              // rows not finished yet
     Tensor images;                    // CPU device: [rows, 3, S, S], handed to the consumer
-    float* pinned = nullptr;          // CUDA device: images (capacity B) then labels and observed
     std::vector<std::string> errors;  // per row: empty = fine, else the error message
-    bool copy_pending = false;        // CUDA: an async copy reads `pinned` (wait on copy_done before reuse)
-#if SPML_WITH_CUDA
-    cudaEvent_t copy_done = nullptr;
-#endif
+    // With a transfer: a worker is queueing the slot's staging copy (outside the lock) / has queued it.
+    bool staging = false, staged = false;
+    std::string transfer_error;  // the staging copy failed: next() throws this
   };
 
   // immutable after construction
@@ -125,15 +119,10 @@ struct DataLoader::Impl {
   std::string error;  // set after next() threw: thrown again until start_epoch
 
   std::vector<std::thread> threads;
+  // CUDA (or a simulated device in tests): the host slots and their copies; null for the CPU device.
+  std::unique_ptr<BatchTransfer> transfer;
 
-#if SPML_WITH_CUDA
-  cudaStream_t copy_stream = nullptr;
-  cudaEvent_t compute_ready = nullptr;
-#endif
-
-  ~Impl() {
-    shutdown();
-  }
+  ~Impl() { shutdown(); }
 
   void shutdown() {
     {
@@ -144,31 +133,7 @@ struct DataLoader::Impl {
     for (std::thread& t : threads)
       if (t.joinable()) t.join();
     threads.clear();
-#if SPML_WITH_CUDA
-    if (opt.device.is_cuda()) {
-      // Destructors must not throw: errors here are ignored.
-      if (copy_stream != nullptr) (void)cudaStreamSynchronize(copy_stream);
-      for (Slot& s : slots) {
-        if (s.copy_done != nullptr) (void)cudaEventDestroy(s.copy_done);
-        s.copy_done = nullptr;
-        if (s.pinned != nullptr) {
-          try {
-            cuda_runtime::pinned_free(s.pinned);
-          } catch (...) {
-          }
-          s.pinned = nullptr;
-        }
-      }
-      if (compute_ready != nullptr) (void)cudaEventDestroy(compute_ready);
-      if (copy_stream != nullptr) (void)cudaStreamDestroy(copy_stream);
-      compute_ready = nullptr;
-      copy_stream = nullptr;
-    }
-#endif
-  }
-
-  int64_t slot_capacity_floats() const {
-    return opt.batch_size * (image_floats + 2 * classes);
+    transfer.reset();  // waits for its copies
   }
 
   // Prepares `s` for batch b. Caller holds the mutex; batch b - prefetch (the slot's previous batch) was consumed.
@@ -177,20 +142,14 @@ struct DataLoader::Impl {
     s.rows = std::min(opt.batch_size, total - b * opt.batch_size);
     s.pending = s.rows;
     s.errors.assign(std::size_t(s.rows), std::string());
-    if (opt.device.is_cpu()) {
-      s.images = Tensor::empty({s.rows, 3, opt.image_size, opt.image_size});
-    } else {
-#if SPML_WITH_CUDA
-      if (s.copy_pending) SPML_CUDA_CHECK(cudaEventSynchronize(s.copy_done));
-      s.copy_pending = false;
-#endif
-    }
+    s.staging = s.staged = false;
+    s.transfer_error.clear();
+    if (!transfer) s.images = Tensor::empty({s.rows, 3, opt.image_size, opt.image_size});
   }
 
-  float* row_ptr(Slot& s, int64_t row) {
-    float* base = opt.device.is_cpu() ? s.images.data<float>() : s.pinned;
-    return base + row * image_floats;
-  }
+  int64_t slot_index(int64_t batch) const { return batch % opt.prefetch; }
+
+  float* image_rows(Slot& s, int64_t b) { return transfer ? transfer->host(slot_index(b)) : s.images.data<float>(); }
 
   void worker_loop() {
     std::unique_lock<std::mutex> lock(mutex);
@@ -201,7 +160,7 @@ struct DataLoader::Impl {
       if (stop) return;
       const int64_t p = cursor++;
       const int64_t b = p / opt.batch_size, row = p % opt.batch_size;
-      Slot& s = slots[std::size_t(b % opt.prefetch)];
+      Slot& s = slots[std::size_t(slot_index(b))];
       std::string message;
       if (s.batch != b) {
         try {
@@ -217,11 +176,21 @@ struct DataLoader::Impl {
       const uint64_t gen = generation;
       const int64_t index = order[std::size_t(p)];
       const bool flip = flips[std::size_t(index)] != 0;
-      float* dst = message.empty() ? row_ptr(s, row) : nullptr;
+      float* dst = message.empty() ? image_rows(s, b) + row * image_floats : nullptr;
       ++active;
       lock.unlock();
 
       const auto start = Clock::now();
+      if (dst != nullptr && transfer) {
+        // The slot's previous batch may still be copying out of these host rows (waited for outside the lock).
+        try {
+          transfer->wait_host_images_free(slot_index(b));
+        } catch (const std::exception& e) {
+          message =
+              std::string("DataLoader: cannot reuse the host slot of batch ") + std::to_string(b) + ": " + e.what();
+          dst = nullptr;
+        }
+      }
       if (dst != nullptr) {
         const std::string full = join_path(root, paths[std::size_t(index)]);
         try {
@@ -241,15 +210,38 @@ struct DataLoader::Impl {
       const double elapsed = seconds_since(start);
 
       lock.lock();
-      --active;
       if (gen == generation) {
         s.errors[std::size_t(row)] = message;
         --s.pending;
         if (message.empty()) ++stats.images_decoded;
         stats.decode_seconds += elapsed;
+        if (s.pending == 0 && transfer) stage_if_complete(s, b, lock);
       }
+      --active;
       done_cv.notify_all();
     }
+  }
+
+  // The last row of batch b is in: queue its copy to the device now (overlapping the device's compute of the batches
+  // before) unless rows failed, which next() compacts on the host first. Called with the lock held, as an active task
+  // (start_epoch waits for it); the copy is queued outside the lock.
+  void stage_if_complete(Slot& s, int64_t b, std::unique_lock<std::mutex>& lock) {
+    for (const std::string& e : s.errors)
+      if (!e.empty()) return;
+    s.staging = true;
+    lock.unlock();
+    std::string failure;
+    try {
+      transfer->stage_images(slot_index(b), s.rows);
+    } catch (const std::exception& e) {
+      failure = std::string("DataLoader: cannot copy batch ") + std::to_string(b) + " to " + opt.device.str() + ": " +
+                e.what();
+    }
+    lock.lock();
+    s.staging = false;
+    s.staged = failure.empty();
+    s.transfer_error = failure;
+    if (failure.empty()) ++stats.batches_staged;
   }
 
   void start_threads() {
@@ -273,6 +265,8 @@ DataLoader::DataLoader(const MultiLabelSplit& split, std::string image_root, Loa
   SPML_CHECK(split.observed.shape() == split.labels.shape(), "DataLoader: observed labels ",
              shape_str(split.observed.shape()), " differ from labels ", shape_str(split.labels.shape()));
   if (options.device.is_cuda()) cuda_runtime::require_device(options.device.index, "DataLoader");
+  SPML_CHECK(options.simulated_copy_delay_us < 0 || options.device.is_cpu(),
+             "DataLoader: simulated_copy_delay_us is for the CPU device (tests); got device ", options.device.str());
   if (options.schedule)
     SPML_CHECK(options.schedule->size == n, "DataLoader: the order file was made for ", options.schedule->size,
                " rows, the split has ", n);
@@ -287,21 +281,17 @@ DataLoader::DataLoader(const MultiLabelSplit& split, std::string image_root, Loa
   d.observed = obs.dtype() == DType::Float32 ? obs : obs.to(DType::Float32);
   d.num_workers = options.workers > 0 ? options.workers : std::max(1, num_threads());
   d.slots.resize(std::size_t(options.prefetch));
-#if SPML_WITH_CUDA
+  TransferShape shape;
+  shape.slots = options.prefetch;
+  shape.batch_size = options.batch_size;
+  shape.image_floats = d.image_floats;
+  shape.classes = d.classes;
+  shape.image_size = options.image_size;
   if (options.device.is_cuda()) {
-    int previous = 0;
-    SPML_CUDA_CHECK(cudaGetDevice(&previous));
-    SPML_CUDA_CHECK(cudaSetDevice(options.device.index));
-    SPML_CUDA_CHECK(cudaStreamCreateWithFlags(&d.copy_stream, cudaStreamNonBlocking));
-    SPML_CUDA_CHECK(cudaEventCreateWithFlags(&d.compute_ready, cudaEventDisableTiming));
-    for (Impl::Slot& s : d.slots) {
-      SPML_CUDA_CHECK(cudaEventCreateWithFlags(&s.copy_done, cudaEventDisableTiming));
-      s.pinned =
-          static_cast<float*>(cuda_runtime::pinned_allocate(std::size_t(d.slot_capacity_floats()) * sizeof(float)));
-    }
-    SPML_CUDA_CHECK(cudaSetDevice(previous));
+    d.transfer = make_cuda_transfer(shape, options.device.index);
+  } else if (options.simulated_copy_delay_us >= 0) {
+    d.transfer = make_simulated_transfer(shape, options.simulated_copy_delay_us);
   }
-#endif
 }
 
 DataLoader::~DataLoader() = default;
@@ -349,8 +339,11 @@ void DataLoader::start_epoch(int epoch, int64_t first_batch) {
     ++d.generation;  // tasks of the previous epoch finishing now are dropped
     d.cursor = d.total;
     d.done_cv.wait(lock, [&] { return d.active == 0; });
-    for (Impl::Slot& s : d.slots) {
+    for (std::size_t i = 0; i < d.slots.size(); ++i) {
+      Impl::Slot& s = d.slots[i];
+      if (s.staged) d.transfer->abandon(int64_t(i));
       s.batch = -1;
+      s.staged = false;
       s.images = Tensor();
     }
     d.order = std::move(order);
@@ -367,17 +360,30 @@ void DataLoader::start_epoch(int epoch, int64_t first_batch) {
   d.work_cv.notify_all();
 }
 
+void DataLoader::synchronize() {
+  if (impl_->transfer) impl_->transfer->drain();
+}
+
 bool DataLoader::next(Batch& out) {
   Impl& d = *impl_;
   if (!d.error.empty()) throw Error(d.error);
   for (;;) {
+    // Only this thread moves `consumed`, so the slot is known before locking: its labels area is rewritten below,
+    // once the copy that read it for the slot's previous batch is done (waited for outside the lock).
+    if (d.transfer && d.started && d.consumed < d.nbatches) d.transfer->wait_host_labels_free(d.slot_index(d.consumed));
     std::unique_lock<std::mutex> lock(d.mutex);
     if (!d.started || d.consumed >= d.nbatches) return false;
     const int64_t b = d.consumed;
-    Impl::Slot& s = d.slots[std::size_t(b % d.opt.prefetch)];
+    Impl::Slot& s = d.slots[std::size_t(d.slot_index(b))];
     const auto wait_start = Clock::now();
-    d.done_cv.wait(lock, [&] { return s.batch == b && s.pending == 0; });
+    d.done_cv.wait(lock, [&] { return s.batch == b && s.pending == 0 && !s.staging; });
     d.stats.wait_seconds += seconds_since(wait_start);
+    if (!s.transfer_error.empty()) {
+      d.error = s.transfer_error;
+      d.cursor = d.total;
+      ++d.generation;
+      throw Error(d.error);
+    }
 
     // Bad rows, in row order (deterministic whatever the worker timing).
     std::vector<int64_t> good;
@@ -406,64 +412,54 @@ bool DataLoader::next(Batch& out) {
       continue;
     }
 
-    // Compact good rows to the front and gather labels, indices and paths.
+    // Compact good rows to the front (host rows; a batch that lost rows was not staged) and gather labels, indices
+    // and paths. With a transfer the labels go straight into the slot's host labels area.
     Batch batch;
     batch.batch_index = b;
     batch.indices = Tensor::empty({rows}, DType::Int64);
-    Tensor labels = Tensor::empty({rows, d.classes}), observed = Tensor::empty({rows, d.classes});
+    Tensor labels, observed;
+    float *labels_dst = nullptr, *observed_dst = nullptr;
+    float* image_base = d.image_rows(s, b);
+    if (d.transfer) {
+      labels_dst = image_base + d.opt.batch_size * d.image_floats;
+      observed_dst = labels_dst + d.opt.batch_size * d.classes;
+    } else {
+      labels = Tensor::empty({rows, d.classes});
+      observed = Tensor::empty({rows, d.classes});
+      labels_dst = labels.data<float>();
+      observed_dst = observed.data<float>();
+    }
     int64_t* idx = batch.indices.data<int64_t>();
     const float* src_lab = d.labels.data<float>();
     const float* src_obs = d.observed.data<float>();
     const std::size_t row_bytes = std::size_t(d.classes) * sizeof(float);
-    float* image_base = d.opt.device.is_cpu() ? s.images.data<float>() : s.pinned;
     for (int64_t i = 0; i < rows; ++i) {
       const int64_t r = good[std::size_t(i)];
       const int64_t index = d.order[std::size_t(first + r)];
       idx[i] = index;
       batch.paths.push_back(d.paths[std::size_t(index)]);
-      std::memcpy(labels.data<float>() + i * d.classes, src_lab + index * d.classes, row_bytes);
-      std::memcpy(observed.data<float>() + i * d.classes, src_obs + index * d.classes, row_bytes);
+      std::memcpy(labels_dst + i * d.classes, src_lab + index * d.classes, row_bytes);
+      std::memcpy(observed_dst + i * d.classes, src_obs + index * d.classes, row_bytes);
       if (r != i)
         std::memmove(image_base + i * d.image_floats, image_base + r * d.image_floats,
                      std::size_t(d.image_floats) * sizeof(float));
     }
 
-    if (d.opt.device.is_cpu()) {
+    if (!d.transfer) {
       batch.images = rows == s.rows ? s.images : s.images.slice(0, rows).clone();
       s.images = Tensor();
       batch.labels = labels;
       batch.observed = observed;
     } else {
-#if SPML_WITH_CUDA
-      const Device dev = d.opt.device;
-      float* pinned_labels = s.pinned + d.opt.batch_size * d.image_floats;
-      float* pinned_observed = pinned_labels + d.opt.batch_size * d.classes;
-      std::memcpy(pinned_labels, labels.data_ptr(), labels.nbytes());
-      std::memcpy(pinned_observed, observed.data_ptr(), observed.nbytes());
-      batch.images = Tensor::empty({rows, 3, d.opt.image_size, d.opt.image_size}, DType::Float32, dev);
-      batch.labels = Tensor::empty({rows, d.classes}, DType::Float32, dev);
-      batch.observed = Tensor::empty({rows, d.classes}, DType::Float32, dev);
-      cudaStream_t compute = cuda_runtime::stream(dev.index);
-      int previous = 0;
-      SPML_CUDA_CHECK(cudaGetDevice(&previous));
-      SPML_CUDA_CHECK(cudaSetDevice(dev.index));
-      // The new device blocks come from the caching allocator in the compute stream's order: the copy waits
-      // (on the GPU) for the work queued there so far, and the compute stream waits for the copy.
-      SPML_CUDA_CHECK(cudaEventRecord(d.compute_ready, compute));
-      SPML_CUDA_CHECK(cudaStreamWaitEvent(d.copy_stream, d.compute_ready, 0));
-      SPML_CUDA_CHECK(cudaMemcpyAsync(batch.images.data_ptr(), s.pinned, batch.images.nbytes(), cudaMemcpyHostToDevice,
-                                      d.copy_stream));
-      SPML_CUDA_CHECK(cudaMemcpyAsync(batch.labels.data_ptr(), pinned_labels, batch.labels.nbytes(),
-                                      cudaMemcpyHostToDevice, d.copy_stream));
-      SPML_CUDA_CHECK(cudaMemcpyAsync(batch.observed.data_ptr(), pinned_observed, batch.observed.nbytes(),
-                                      cudaMemcpyHostToDevice, d.copy_stream));
-      SPML_CUDA_CHECK(cudaEventRecord(s.copy_done, d.copy_stream));
-      s.copy_pending = true;  // the slot's next init waits for this copy before overwriting the pinned rows
-      SPML_CUDA_CHECK(cudaStreamWaitEvent(compute, s.copy_done, 0));
-      SPML_CUDA_CHECK(cudaSetDevice(previous));
-#else
-      SPML_FAIL("DataLoader: CUDA device requested but built without CUDA");
-#endif
+      // Workers cannot touch this slot until `consumed` moves on, so the device copies are queued outside the lock.
+      const bool staged = s.staged;
+      s.staged = false;
+      lock.unlock();
+      TransferredBatch t = d.transfer->hand_out(d.slot_index(b), rows, staged);
+      lock.lock();
+      batch.images = std::move(t.images);
+      batch.labels = std::move(t.labels);
+      batch.observed = std::move(t.observed);
     }
     ++d.consumed;
     ++d.stats.batches;

@@ -39,6 +39,9 @@ struct LoaderOptions {
   // true: the sample is dropped from its batch with a warning on stderr and counted in stats().skipped
   // (a batch whose every image failed is skipped entirely, so next() may yield fewer than batches_per_epoch()).
   bool skip_bad_images = false;
+  // Tests only (CPU device): >= 0 sends the batches through the CUDA device's transfer logic with a simulated copy
+  // engine whose copies start this many microseconds late (framework/data/batch_transfer.h).
+  int simulated_copy_delay_us = -1;
 };
 
 struct Batch {
@@ -56,16 +59,17 @@ struct LoaderStats {
   int64_t batches = 0;         // batches returned by next()
   double wait_seconds = 0;     // time the consumer spent blocked in next() waiting for workers
   double decode_seconds = 0;   // summed over workers: decode + resize + flip + normalise
+  int64_t batches_staged = 0;  // CUDA: batches whose host-to-device copy a worker queued when its last row was in
 };
 
 // Usage: DataLoader loader(split, root, opts); for each epoch: loader.start_epoch(e); while (loader.next(b)) ...
 // Workers start with the first start_epoch and live until destruction. Batches come out in order (batch k of the
 // epoch's permutation) although workers decode images in parallel. Destroying the loader mid-epoch or after an
 // error stops and joins every worker. Not thread-safe: one consumer thread calls start_epoch/next/stats.
-// CUDA device: each batch is assembled in pinned host memory (cuda_runtime::pinned_allocate), copied with
-// cudaMemcpyAsync on the loader's own copy stream, and the framework's compute stream (cuda_runtime::stream) waits for
-// the copy with an event; the copy itself waits (on the GPU, not the host) for work queued on the compute stream before
-// the batch's device tensors were allocated, because the caching allocator hands out blocks in that stream's order.
+// CUDA device: each batch is assembled in pinned host memory; the worker that finishes it queues its copy into a
+// device stage on the loader's copy stream at once, so batch k + 1 is copied while the device computes batch k; next()
+// gives it fresh device tensors, filled from the stage on the compute stream (cuda_runtime::stream) after an event
+// wait. A slot's host rows and stage are reused only after the copies that read them (framework/data/batch_transfer.h).
 class DataLoader {
  public:
   // The split and image root are copied (paths) / shared (label tensors, moved to the CPU); throws spml::Error for
@@ -83,6 +87,10 @@ class DataLoader {
   // Rethrows a worker's error (spml::Error naming the image path); after an error every call throws it again
   // until the next start_epoch.
   bool next(Batch& out);
+  // Blocks until every copy queued for the batches handed out so far has finished (the CUDA copy stream and the
+  // compute stream's copies; the simulated copy engine of tests). Not needed before device work, which waits on the
+  // device; a no-op for the CPU device.
+  void synchronize();
   int64_t batches_per_epoch() const;
   int64_t size() const;  // samples in the split
   int workers() const;   // resolved thread count
