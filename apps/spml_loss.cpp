@@ -1,7 +1,8 @@
 // spml-loss: evaluates one SPML loss (the fused op) on logits and labels read from .npy files, prints one JSON
 // line with the loss and the resolved hyper-parameters, and optionally writes dL/dz (and ROLE's dL/dG). With
-// --bench it instead times the fused losses against the same losses composed from separate ops and, on the CPU,
-// against PyTorch's unfused ops (scripts/bench_torch_loss.py, same threads, in the same invocation).
+// --bench it instead times the fused losses against the same losses composed from separate ops and against
+// PyTorch's unfused ops on the same device (scripts/bench_torch_loss.py with $SPML_TORCH_PYTHON, same threads, in
+// the same invocation).
 #include "losses/spml_loss.h"
 
 #include <CLI/CLI.hpp>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/support/torch_baseline.h"
 #include "framework/core/runtime.h"
 #include "framework/core/timer.h"
 #include "framework/cuda/cuda_runtime.h"
@@ -134,30 +136,29 @@ void run_files(LossKind kind, const Inputs& in, const LossParams& params, const 
   std::printf("%s\n", out.dump().c_str());
 }
 
-// PyTorch's times for the same losses (scripts/bench_torch_loss.py): ms[loss][classes], empty when /usr/bin/python3
-// or torch is missing.
+// PyTorch's times for the same losses on the same device (scripts/bench_torch_loss.py): ms[loss][classes]; empty,
+// with *failure saying why, when the interpreter, torch or the device is missing.
 using TorchTimes = std::map<std::string, std::map<int64_t, double>>;
 
 TorchTimes torch_times(const std::string& script, const std::vector<LossKind>& kinds, const LossParams& a, int64_t rows,
-                       int repeats, uint64_t seed) {
+                       Device device, int repeats, uint64_t seed, std::string* failure) {
   std::string names;
   for (LossKind kind : kinds) names += std::string(names.empty() ? "" : ",") + losses::loss_name(kind);
   char params[512];
   std::snprintf(params, sizeof params,
                 " --w %.17g --b %.17g --mu %.17g --sigma %.17g --q2 %.17g --q3 %.17g --k %.17g --em-alpha %.17g", a.w,
                 a.b, a.mu, a.sigma, a.q2, a.q3, a.expected_positives, a.em_alpha);
-  const std::string command = "/usr/bin/python3 " + script + " --losses " + names + " --batch " + std::to_string(rows) +
-                              " --classes 80,312 --threads " + std::to_string(num_threads()) + " --repeats " +
-                              std::to_string(repeats) + " --seed " + std::to_string(seed) + params + " 2>/dev/null";
-  std::string out;
-  if (FILE* pipe = popen(command.c_str(), "r")) {
-    char buf[512];
-    while (std::fgets(buf, sizeof buf, pipe)) out += buf;
-    if (pclose(pipe) != 0) out.clear();
-  }
+  const apps::TorchBaselineRun run = apps::run_torch_baseline(
+      script, "--losses " + names + " --batch " + std::to_string(rows) + " --classes 80,312 --device " + device.str() +
+                  " --threads " + std::to_string(num_threads()) + " --repeats " + std::to_string(repeats) + " --seed " +
+                  std::to_string(seed) + params);
   TorchTimes times;
-  const nlohmann::json j = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || !j.contains("ms") || !j["ms"].is_object()) return times;
+  *failure = run.failure;
+  const nlohmann::json j = nlohmann::json::parse(run.json, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("ms") || !j["ms"].is_object()) {
+    if (failure->empty()) *failure = script + ": no \"ms\" object in its output";
+    return times;
+  }
   for (const auto& [loss, by_classes] : j["ms"].items())
     for (const auto& [classes, ms] : by_classes.items())
       if (ms.is_number()) times[loss][std::strtoll(classes.c_str(), nullptr, 10)] = ms.get<double>();
@@ -165,17 +166,20 @@ TorchTimes torch_times(const std::string& script, const std::vector<LossKind>& k
 }
 
 // Fused vs composed forward + backward at B = 256, C = 80 and 312, float32, random logits, one positive per row;
-// on the CPU also PyTorch's unfused ops for the same loss (torch / fused: how many times faster the fused op is).
+// and PyTorch's unfused ops for the same loss on the same device (torch / fused: how many times faster the fused op
+// is). Every timed run ends with a device sync, on both sides.
 void run_bench(const std::vector<LossKind>& kinds, LossParams params, Device device, int repeats, uint64_t seed,
                const std::string& torch_script) {
   const int64_t rows = 256;
-  const TorchTimes torch =
-      device.is_cpu() ? torch_times(torch_script, kinds, params, rows, repeats, seed) : TorchTimes();
+  std::string torch_failure;
+  const TorchTimes torch = torch_times(torch_script, kinds, params, rows, device, repeats, seed, &torch_failure);
   std::printf("%s; device %s; float32; forward + backward, medians of %d runs; ratio = composed / fused\n",
               build_info_string().c_str(), device.str().c_str(), repeats);
-  if (device.is_cpu() && torch.empty())
-    std::printf("PyTorch baseline: not available (%s could not import torch); no torch columns\n",
-                torch_script.c_str());
+  if (torch.empty())
+    std::printf("PyTorch baseline: not available (%s); no torch columns\n", torch_failure.c_str());
+  else
+    std::printf("PyTorch baseline: %s, unfused ops on %s, same shapes and repeats\n", apps::torch_python().c_str(),
+                device.str().c_str());
   std::printf("%-6s %4s %4s %10s %12s %8s %12s %12s", "loss", "B", "C", "fused ms", "composed ms", "ratio", "|d loss|",
               "|d dL/dz|");
   if (torch.empty()) {
@@ -276,7 +280,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--seed", seed, "--bench: seed of the random logits and labels")->capture_default_str();
   std::string torch_script = default_torch_script();
-  app.add_option("--torch-script", torch_script, "--bench: PyTorch baseline script (CPU)")->capture_default_str();
+  app.add_option("--torch-script", torch_script,
+                 "--bench: PyTorch baseline script (run with $SPML_TORCH_PYTHON, default /usr/bin/python3)")
+      ->capture_default_str();
   for (const char* f : {"--logits", "--labels", "--label-estimates", "--grad-out", "--grad-g-out"})
     bench_opt->excludes(f);
   CLI11_PARSE(app, argc, argv);

@@ -316,6 +316,36 @@ std::vector<OpRow> build_table() {
       {bx, gamma, beta, running_mean, running_var}, 100, kKink,
       "the normalised output decides the kink, so the inputs cannot be built around it; the gradcheck's "
       "skip count of 0 shows none of these outputs is within a step of 0");
+  // Planes larger than a CUDA block (H * W = 2115 > 512, as in every ResNet stem, layer1 and layer2) and channels of
+  // several of the CUDA kernel's chunks (kBnChunk = 4096 values, kernels/cuda/cnn.cu): 4 x 45 x 47 = 8460 values
+  // per channel are 3 chunks, the boundaries inside an image. The gradient checks reuse the small inputs of the rows
+  // above (the CPU reference has no chunks), so they stay cheap; parity runs at the large shape.
+  const InputSpec wide_x = uniform({3, 4, 3, 5}, {4, 3, 45, 47}, 37, -2, 3);
+  const InputSpec wide_gamma = uniform({4}, {3}, 38, 0.5, 1.5), wide_beta = uniform({4}, {3}, 39);
+  const InputSpec wide_mean = constant(uniform({4}, {3}, 40)), wide_var = constant(uniform({4}, {3}, 41, 0.5, 2));
+  row(
+      "batch_norm2d_train_chunked", "batch_norm2d",
+      [](const Inputs& v) { return batch_norm2d(v[0], v[1], v[2], v[3], v[4], true); },
+      {wide_x, wide_gamma, wide_beta, wide_mean, wide_var}, 100);
+  row(
+      "batch_norm2d_train_no_affine_chunked", "batch_norm2d",
+      [](const Inputs& v) { return batch_norm2d(v[0], Tensor(), Tensor(), v[1], v[2], true); },
+      {wide_x, wide_mean, wide_var}, 100);
+  row(
+      "batch_norm2d_train_frozen_affine_chunked", "batch_norm2d",
+      [](const Inputs& v) { return batch_norm2d(v[0], v[1], v[2], v[3], v[4], true); },
+      {wide_x, constant(wide_gamma), constant(wide_beta), wide_mean, wide_var}, 100);
+  row(
+      "batch_norm2d_relu_train_chunked", "batch_norm2d:relu",
+      [](const Inputs& v) { return batch_norm2d(v[0], v[1], v[2], v[3], v[4], true, 0.1, 1e-5, true); },
+      {wide_x, wide_gamma, wide_beta, wide_mean, wide_var}, 100, kKink,
+      "the normalised output decides the kink, so the inputs cannot be built around it; the gradcheck's "
+      "skip count of 0 shows none of these outputs is within a step of 0");
+  // Planes smaller than a block (7 x 7, as in layer4) over 96 images: 4704 values per channel, 2 chunks.
+  row(
+      "batch_norm2d_train_small_planes_chunked", "batch_norm2d",
+      [](const Inputs& v) { return batch_norm2d(v[0], v[1], v[2], v[3], v[4], true); },
+      {uniform({3, 4, 3, 5}, {96, 3, 7, 7}, 37, -2, 3), wide_gamma, wide_beta, wide_mean, wide_var}, 100);
 
   // --- pooling ---
   const InputSpec px = uniform({2, 3, 7, 8}, {4, 16, 15, 13}, 42), pd = distinct({2, 3, 7, 8}, {4, 16, 15, 13}, 43);

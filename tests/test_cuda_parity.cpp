@@ -1,6 +1,7 @@
 // CUDA against the CPU oracle beyond single ops (whose forward and backward are the op table's OpTableCudaParity
 // rows, tests/op_table.cpp): deterministic reductions, random fills, casts (integer dtypes too), optimizers (Adam over
-// 300 tensors with per-group step counts, SGD's modes), loops and reductions past one grid, a three-step ResNet-18
+// 300 tensors with per-group step counts, SGD's modes), loops and reductions past one grid, batch norm at ResNet's
+// stem shape and a full reduction of 10^7 values (bit-identical twice, close to the CPU), a three-step ResNet-18
 // training run, the caching allocator, and the SPML_REQUIRE_CUDA convention. Every CUDA test skips with "no CUDA
 // device" where none is present.
 #include <gtest/gtest.h>
@@ -9,11 +10,13 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <sstream>
 
 #include "framework/nn/module.h"
+#include "framework/ops/cnn.h"
 #include "framework/ops/ops.h"
 #include "framework/optim/optimizer.h"
 #include "losses/spml_loss.h"
@@ -178,6 +181,76 @@ TEST_P(CudaParity, LoopsAndReductionsPastOneGrid) {
   lc.backward();
   lg.backward();
   EXPECT_LE(max_abs_diff(zc.grad(), zg.grad()), test::parity_tolerance(GetParam()));
+}
+
+// Bit for bit: the values reach the host through float64 (exact for float32) and are compared as bytes, so even
+// the sign of a zero counts.
+bool same_bits(const Tensor& a, const Tensor& b) {
+  const std::vector<double> x = a.to(Device::cpu()).to(DType::Float64).to_vector<double>();
+  const std::vector<double> y = b.to(Device::cpu()).to(DType::Float64).to_vector<double>();
+  return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(double)) == 0;
+}
+
+// Batch norm in training at ResNet-50's stem shape (batch 8, 64 channels, 112 x 112: 25 of the CUDA kernel's
+// chunks per channel), forward and backward: two CUDA runs agree bit for bit (output, running statistics and the
+// three gradients), and both agree with the CPU relative to each tensor's scale.
+TEST_P(CudaParity, BatchNormAtTheStemShapeIsDeterministic) {
+  const Shape shape{8, 64, 112, 112};
+  const int64_t c = shape[1];
+  const Tensor x = rnd(shape, 110, -2, 3), gy = rnd(shape, 111);
+  const Tensor gamma = rnd({c}, 112, 0.5, 1.5), beta = rnd({c}, 113);
+  const Tensor running_mean = rnd({c}, 114), running_var = rnd({c}, 115, 0.5, 2);
+  struct Run {
+    Tensor y, running_mean, running_var, gx, ggamma, gbeta;
+  };
+  const auto run = [&](const Device& device) {
+    Run r;
+    Tensor xs = test::leaf(x.to(device).clone()), gs = test::leaf(gamma.to(device).clone()),
+           bs = test::leaf(beta.to(device).clone());
+    r.running_mean = running_mean.to(device).clone();
+    r.running_var = running_var.to(device).clone();
+    r.y = batch_norm2d(xs, gs, bs, r.running_mean, r.running_var, true);
+    r.y.backward(gy.to(device));
+    r.gx = xs.grad();
+    r.ggamma = gs.grad();
+    r.gbeta = bs.grad();
+    return r;
+  };
+  const Run first = run(kCuda), second = run(kCuda), cpu = run(Device::cpu());
+  const std::pair<const char*, Tensor Run::*> outputs[] = {
+      {"output", &Run::y},          {"running_mean", &Run::running_mean}, {"running_var", &Run::running_var},
+      {"input gradient", &Run::gx}, {"gamma gradient", &Run::ggamma},     {"beta gradient", &Run::gbeta}};
+  // float32: the CPU's fast kernel sums planes in float lanes; float64: both sides round only the summation order.
+  const double tol = GetParam() == DType::Float64 ? 1e-10 : 1e-4;
+  for (const auto& [name, field] : outputs) {
+    ASSERT_TRUE((first.*field).defined() && (cpu.*field).defined()) << name;
+    EXPECT_TRUE(same_bits(first.*field, second.*field)) << name << " differs between two CUDA runs";
+    EXPECT_LE(test::relative_error(first.*field, cpu.*field), tol) << name;
+  }
+}
+
+// A full reduction of 10^7 values (611 first-pass blocks, then one block over their partials): bit-identical twice,
+// the mean too (the second pass scales), and within an ulp of the CPU's float64 sum (float32 accumulates in double).
+// A few outputs over long rows (outer 4) and over long strided columns (inner 4) take the same two passes.
+TEST_P(CudaParity, FullReductionOfTenMillionValuesIsDeterministic) {
+  const int64_t n = 10000000;
+  const Tensor x = rnd({n}, 120, 0, 1), xg = x.to(kCuda);
+  const double rel = GetParam() == DType::Float64 ? 1e-12 : std::ldexp(1.0, -23);
+  const double exact = sum(x.to(DType::Float64)).item();
+  const Tensor s1 = sum(xg), s2 = sum(xg);
+  EXPECT_TRUE(same_bits(s1, s2)) << s1.item() << " then " << s2.item();
+  EXPECT_LE(std::abs(s1.item() - exact), rel * std::abs(exact)) << s1.item() << " vs " << exact;
+  const Tensor m1 = mean(xg), m2 = mean(xg);
+  EXPECT_TRUE(same_bits(m1, m2)) << m1.item() << " then " << m2.item();
+  // The mean's scale 1 / n is rounded to the dtype first: one more rounding.
+  EXPECT_LE(std::abs(m1.item() - exact / double(n)), 2 * rel * std::abs(exact / double(n)));
+  const Tensor rows = rnd({4, n / 4}, 121), columns = rnd({n / 4, 4}, 122);
+  for (const auto& [t, dim] : {std::pair{rows, int64_t(1)}, std::pair{columns, int64_t(0)}}) {
+    const Tensor g = t.to(kCuda);
+    const Tensor a = sum(g, dim), b = sum(g, dim);
+    EXPECT_TRUE(same_bits(a, b)) << "dim " << dim;
+    EXPECT_LE(test::relative_error(a, sum(t.to(DType::Float64), dim)), rel) << "dim " << dim;
+  }
 }
 
 SPML_INSTANTIATE_FLOAT_DTYPES(CudaParity);

@@ -1,4 +1,4 @@
-// Thread policy and build description.
+// Thread policy, the CUDA convolution policy and build description.
 #include "framework/core/runtime.h"
 
 #include <unistd.h>
@@ -11,6 +11,12 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/onednn_kernels.h"
 #include "spml_build_config.h"
+
+#if SPML_WITH_CUDA
+#include "kernels/cuda/cuda_kernels.h"
+#else
+#include <atomic>
+#endif
 
 namespace spml {
 
@@ -60,6 +66,38 @@ std::string cpu_kernels_description() {
   if (kernels == kernels::onednn::CpuKernels::OneDnn) s += " (" + kernels::onednn::version_string() + ")";
   return s;
 }
+
+#if SPML_WITH_CUDA
+// The policy lives with the cuDNN code (kernels/cuda/conv_cudnn.cu), which reads it at every call.
+void set_conv_exclude_fft_winograd(bool exclude) {
+  kernels::cuda::set_conv_exclude_fft_winograd(exclude);
+}
+bool conv_exclude_fft_winograd() {
+  return kernels::cuda::conv_exclude_fft_winograd();
+}
+void set_conv_force_im2col(bool force) {
+  kernels::cuda::set_conv_force_im2col(force);
+}
+bool conv_force_im2col() {
+  return kernels::cuda::conv_force_im2col();
+}
+#else
+namespace {
+std::atomic<bool> g_conv_exclude_fft_winograd{false}, g_conv_force_im2col{false};
+}  // namespace
+void set_conv_exclude_fft_winograd(bool exclude) {
+  g_conv_exclude_fft_winograd = exclude;
+}
+bool conv_exclude_fft_winograd() {
+  return g_conv_exclude_fft_winograd.load();
+}
+void set_conv_force_im2col(bool force) {
+  g_conv_force_im2col = force;
+}
+bool conv_force_im2col() {
+  return g_conv_force_im2col.load();
+}
+#endif
 
 BuildInfo build_info() {
   BuildInfo info;

@@ -1,5 +1,5 @@
-// Process-wide settings: the one thread policy (OpenMP and OpenBLAS together) and a description of the build
-// (for logs and run records).
+// Process-wide settings: the one thread policy (OpenMP and OpenBLAS together), the CUDA convolutions' algorithm
+// policy and a description of the build (for logs and run records).
 #pragma once
 
 #include <string>
@@ -31,6 +31,16 @@ void set_cpu_kernels(const std::string& name, const char* what);
 std::string default_cpu_kernels_name();
 // The kernels in use, for logs and run records: "onednn (oneDNN 2.6.3 (OpenMP))" or "reference".
 std::string cpu_kernels_description();
+
+// The CUDA convolutions' algorithm policy (CPU convolutions ignore it; a build without CUDA only keeps the values).
+// exclude_fft_winograd: cuDNN never picks its FFT and Winograd algorithms, whose float error is the largest (for
+// CPU/CUDA parity runs; deterministic mode always excludes them). force_im2col: every CUDA convolution runs as im2col
+// + cuBLAS GEMM, the float64 fallback when cuDNN has no algorithm, instead of cuDNN (for tests of that fallback).
+// Both are off by default and apply from the next convolution on.
+void set_conv_exclude_fft_winograd(bool exclude);
+bool conv_exclude_fft_winograd();
+void set_conv_force_im2col(bool force);
+bool conv_force_im2col();
 
 struct BuildInfo {
   bool cuda = false;

@@ -10,6 +10,7 @@
 #if SPML_WITH_CUDA
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <iomanip>
 #include <map>
 #include <mutex>
@@ -115,6 +116,13 @@ cudaStream_t stream_of(DeviceState& state, int device) {
     DeviceGuard guard(device);
     cudaStream_t created = nullptr;
     SPML_CUDA_CHECK(cudaStreamCreateWithFlags(&created, cudaStreamNonBlocking));
+    // Kernels' per-call scratch memory (kernels/cuda/stream_workspace.cuh) comes from the device's default
+    // stream-ordered pool, which by default returns its memory to the driver at every synchronisation; kept
+    // instead, a workspace of the same size is a pool hit at every step.
+    cudaMemPool_t pool = nullptr;
+    SPML_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
+    uint64_t keep_all = UINT64_MAX;
+    SPML_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep_all));
     state.stream.store(created);
   });
   return state.stream.load();

@@ -90,6 +90,35 @@ void conv2d_backward_data(cudnnHandle_t handle, const Conv2dShape& s, const T* g
 template <class T>  // gw overwritten
 void conv2d_backward_filter(cudnnHandle_t handle, const Conv2dShape& s, const T* gy, const T* x, T* gw, void* workspace,
                             std::size_t workspace_bytes, bool deterministic);
+// When a pass's algorithm fails with a NOT_SUPPORTED or EXECUTION_FAILED status (any sub-code), the next acceptable
+// candidate runs (one that needs more workspace than passed, up to conv2d_prepare's limit, gets its own for that call),
+// the failed algorithm is dropped for the (shape, dtype, pass, settings) and the next conv2d_prepare returns the new
+// choice's bytes. After the last candidate float64 falls back to im2col + GEMM (below); float throws naming every
+// algorithm tried and its status. A sticky device error is thrown, never retried.
+
+// Process-wide convolution policy, read at every call (exclude_fft_winograd is part of the algorithm cache key).
+// exclude_fft_winograd: never pick the FFT, FFT_TILING, WINOGRAD or WINOGRAD_NONFUSED algorithms, whose float error
+// is the largest (for parity runs; deterministic mode always excludes them). Default off.
+void set_conv_exclude_fft_winograd(bool exclude);
+bool conv_exclude_fft_winograd();
+// force_im2col: every CUDA convolution runs as im2col + cuBLAS GEMM instead of cuDNN (float and double), so tests can
+// check the float64 fallback; conv2d_prepare then returns the columns' bytes. Default off.
+void set_conv_force_im2col(bool force);
+bool conv_force_im2col();
+
+// im2col + cuBLAS GEMM convolution, image by image (the contracts of the cpu:: conv2d kernels, same results up to
+// the GEMM's rounding; deterministic). Queued on `stream` (of the current device) through a cuBLAS handle of its own.
+// workspace: conv2d_im2col_workspace_bytes(s, sizeof(T)) bytes (one image's columns; 0 for a 1x1 stride-1 unpadded
+// convolution). Shapes must not be empty (conv2d_forward & co. handle those).
+std::size_t conv2d_im2col_workspace_bytes(const Conv2dShape& s, std::size_t element_size);
+template <class T>  // x [n, c_in, h, w], w [c_out, c_in, kh, kw] -> y [n, c_out, h_out, w_out]
+void conv2d_im2col_forward(cudaStream_t stream, const Conv2dShape& s, const T* x, const T* w, T* y, void* workspace);
+template <class T>  // gy [n, c_out, h_out, w_out], w -> gx [n, c_in, h, w] (overwritten)
+void conv2d_im2col_backward_data(cudaStream_t stream, const Conv2dShape& s, const T* gy, const T* w, T* gx,
+                                 void* workspace);
+template <class T>  // gy, x -> gw [c_out, c_in, kh, kw] (overwritten)
+void conv2d_im2col_backward_filter(cudaStream_t stream, const Conv2dShape& s, const T* gy, const T* x, T* gw,
+                                   void* workspace);
 
 // Batch norm, max pooling and adaptive average pooling: the contracts of cpu_kernels.h (deterministic:
 // per-channel reductions with fixed trees, pooling backward as a gather).
