@@ -180,6 +180,12 @@ double reference(LossKind kind, const V& z, const V& g, const V& zf, const V& gf
         if (pos) total += 0.5 * (nlog(p, e) + nlog(q, e));
         break;
       }
+      case LossKind::EM_APL:
+      case LossKind::LL_R:
+      case LossKind::LL_CT:
+      case LossKind::LL_CP:  // they take an aux input (targets, a selection): tests/test_label_losses.cpp
+        ADD_FAILURE() << "no literal reference here for " << losses::loss_name(kind);
+        return std::nan("");
     }
   }
   double loss = total / double(rows * cols);

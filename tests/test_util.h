@@ -152,8 +152,10 @@ inline double parity_tolerance(DType dtype) {
 
 // f on the CPU and on CUDA from the same host inputs: the forward, every floating input after the call (in-place
 // updates such as batch norm's running statistics) and, unless forward_only, the gradient of every input that
-// requires grad, each within parity_tolerance(dtype of input 0) x scale. Inputs that require grad become leaves
-// on both sides; the others (labels, indices, buffers) are copied as they are.
+// requires grad, each within parity_tolerance(dtype of input 0) x scale x max(1, max |CPU value|): relative to the
+// values' scale where they exceed one (a convolution's outputs and weight gradients grow with its taps and batch),
+// absolute below. Inputs that require grad become leaves on both sides; the others (labels, indices, buffers) are
+// copied as they are.
 inline void expect_parity(const OpFn& f, const Inputs& host_inputs, double scale = 1.0, bool forward_only = false) {
   ASSERT_FALSE(host_inputs.empty());
   const Device cuda = Device::cuda(0);
@@ -170,11 +172,14 @@ inline void expect_parity(const OpFn& f, const Inputs& host_inputs, double scale
   const Tensor out_cpu = f(cpu), out_gpu = f(gpu);
   ASSERT_TRUE(out_gpu.device().is_cuda());
   ASSERT_EQ(out_cpu.shape(), out_gpu.shape());
-  const double tol = parity_tolerance(host_inputs[0].dtype()) * scale;
-  EXPECT_LE(max_abs_diff(out_cpu, out_gpu), tol) << "forward";
+  const double unit = parity_tolerance(host_inputs[0].dtype()) * scale;
+  const auto tol = [&](const Tensor& reference) {
+    return unit * std::max(1.0, max_abs_diff(reference, Tensor::zeros_like(reference)));
+  };
+  EXPECT_LE(max_abs_diff(out_cpu, out_gpu), tol(out_cpu)) << "forward";
   for (std::size_t i = 0; i < cpu.size(); ++i) {
     if (is_floating(cpu[i].dtype()) && !cpu[i].requires_grad()) {
-      EXPECT_LE(max_abs_diff(cpu[i], gpu[i]), tol) << "input " << i << " after the call";
+      EXPECT_LE(max_abs_diff(cpu[i], gpu[i]), tol(cpu[i])) << "input " << i << " after the call";
     }
   }
   if (forward_only) return;
@@ -186,7 +191,7 @@ inline void expect_parity(const OpFn& f, const Inputs& host_inputs, double scale
     if (!cpu[i].requires_grad()) continue;
     ASSERT_TRUE(cpu[i].grad().defined()) << "input " << i << " (CPU)";
     ASSERT_TRUE(gpu[i].grad().defined()) << "input " << i << " (CUDA)";
-    EXPECT_LE(max_abs_diff(cpu[i].grad(), gpu[i].grad()), tol) << "gradient of input " << i;
+    EXPECT_LE(max_abs_diff(cpu[i].grad(), gpu[i].grad()), tol(cpu[i].grad())) << "gradient of input " << i;
   }
 }
 
