@@ -2,10 +2,11 @@
 # scripts/gpu-check.sh: the check run ON the GPU machine (one H100, nvcc 13, CMake, ninja, PyTorch; cuDNN only
 # as the pip wheel nvidia-cudnn-cu13; no apt, no network). Needs .deps/ from scripts/pack-gpu-deps.sh carried
 # along. Phases: env (GPU, nvcc, cuDNN), configure build-gpu/ (SPML_CUDA=ON, builtin BLAS), build, test
-# (the CUDA tests first, then every test binary, under SPML_REQUIRE_CUDA=1), sanitize (compute-sanitizer memcheck
-# and racecheck over a filter of the CUDA tests), train (spml-train on toy shapes, cuda then cpu), bench
-# (build-gpu/bin/spml-bench --device cuda / cpu, when built; on the GPU also the SPML step and the throughput step
-# and the fused GR loss against PyTorch on the same GPU, then the dev/kernels studies). Each phase runs
+# (the CUDA tests first, then every test binary, under SPML_REQUIRE_CUDA=1), train (the end-to-end parity test, then
+# spml-train on toy shapes, cuda then cpu, mAPs compared), bench (build-gpu/bin/spml-bench --device cuda / cpu, when
+# built; on the GPU also the SPML step and the throughput step and the fused GR loss against PyTorch on the same
+# GPU, then the dev/kernels studies), sanitize (compute-sanitizer memcheck and racecheck over a filter of the CUDA
+# tests, with the time that is left). Each phase runs
 # under a timeout and logs to ${OUT:-gpu-logs}/<phase>.log; a one-screen summary comes last (phase, status, seconds;
 # tests run / failed / skipped per binary; the bench's ratio lines), also in summary.txt. Exit status: 0 when every
 # phase that ran passed, 1 otherwise. Without a GPU, a driver at least as new as nvcc's CUDA major version, nvcc,
@@ -515,27 +516,16 @@ TEST_LOG="$LOG_DIR/test.log"
 : >"$TEST_LOG"
 if ((configured)); then
   # Even after a failed build the tests that did build still run (the build keeps going after errors).
-  # Leave the training check and the bench a third of what is left, at most 110 s, when they are there to run.
+  # Leave the training check, the bench and the sanitizers half of what is left, at most 240 s, when they are
+  # there to run (the tests usually finish well inside their cap).
   reserve=0
-  ((built)) && [[ -x "$BENCH" ]] && reserve="$(min 110 $(($(left) / 3)))"
+  ((built)) && [[ -x "$BENCH" ]] && reserve="$(min 240 $(($(left) / 2)))"
   t="$(now)"
   run_timed "$TEST_LOG" $(($(left) - reserve - 10)) test
   record test "$RUN_STATUS" "$(since "$t")"
 else
   echo "=== gpu-check: test skipped: configure failed" | tee -a "$TEST_LOG"
   record test "skipped (configure failed)" 0
-fi
-
-SANITIZE_LOG="$LOG_DIR/sanitize.log"
-: >"$SANITIZE_LOG"
-if ((built)); then
-  t="$(now)"
-  export SPML_GC_SANITIZE_SECONDS="$(min 100 $(($(left) / 5)))"
-  run_timed "$SANITIZE_LOG" $((2 * SPML_GC_SANITIZE_SECONDS + 20)) sanitize
-  record sanitize "$RUN_STATUS" "$(since "$t")"
-else
-  echo "=== gpu-check: sanitize skipped: the build failed" | tee -a "$SANITIZE_LOG"
-  record sanitize "skipped (build failed)" 0
 fi
 
 TRAIN_LOG="$LOG_DIR/train.log"
@@ -559,15 +549,28 @@ elif [[ ! -x "$BENCH" ]]; then
   record bench "skipped (no spml-bench)" 0
 else
   t="$(now)"
-  run_timed "$BENCH_LOG" $(($(left) / 2 + 5)) bench cuda  # the CUDA run gets about half of what is left
+  # The bench against PyTorch comes before the sanitizers: it is the measure a lent GPU exists for.
+  run_timed "$BENCH_LOG" "$(min 180 $(($(left) / 2 + 5)))" bench cuda
   status_cuda="$RUN_STATUS"
-  run_timed "$BENCH_LOG" "$(left)" bench cpu
+  run_timed "$BENCH_LOG" "$(min 60 $(($(left) / 4)))" bench cpu
   status_cpu="$RUN_STATUS"
   if [[ "$status_cuda" == ok && "$status_cpu" == ok ]]; then
     record bench ok "$(since "$t")"
   else
     record bench "cuda: ${status_cuda%% *}, cpu: ${status_cpu%% *}" "$(since "$t")"
   fi
+fi
+
+SANITIZE_LOG="$LOG_DIR/sanitize.log"
+: >"$SANITIZE_LOG"
+if ((built)); then
+  t="$(now)"
+  export SPML_GC_SANITIZE_SECONDS="$(min 100 $((($(left) - 30) / 2)))"  # last: what is left, per tool
+  run_timed "$SANITIZE_LOG" $((2 * SPML_GC_SANITIZE_SECONDS + 20)) sanitize
+  record sanitize "$RUN_STATUS" "$(since "$t")"
+else
+  echo "=== gpu-check: sanitize skipped: the build failed" | tee -a "$SANITIZE_LOG"
+  record sanitize "skipped (build failed)" 0
 fi
 
 summary
