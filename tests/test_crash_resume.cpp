@@ -309,8 +309,10 @@ class CrashResume : public ::testing::Test {
     }
     json meta_a = without_times(json::parse(x.metadata.at("meta"))),
          meta_b = without_times(json::parse(y.metadata.at("meta")));
-    meta_a["config"].erase("out");  // the run folders' own names
-    meta_b["config"].erase("out");
+    for (const char* key : {"out", "checkpoint_minutes"}) {  // the folders' own names; when checkpoints are written
+      meta_a["config"].erase(key);
+      meta_b["config"].erase(key);
+    }
     EXPECT_EQ(meta_a, meta_b);
     EXPECT_TRUE(temp_files(run).empty());
     EXPECT_TRUE(expect_folder_readable(run).empty());
@@ -357,6 +359,21 @@ TEST_F(CrashResume, KillMidEpochResumesFromTheLastEpochsCheckpoint) {
   const int step = kStepsPerEpoch + 4;  // epoch 2, step 4
   kill_check_and_resume("kill_epoch2", "train-step@" + std::to_string(step) + ":kill", &log);
   EXPECT_TRUE(contains(log, "resuming " + run + " at epoch 2, step 0")) << log;
+}
+
+TEST_F(CrashResume, PeriodicCheckpointsBoundWhatAKillLoses) {
+  // --checkpoint-minutes 1e-9: a mid-epoch checkpoint after every step. Killed after epoch 2's step 5 (before its
+  // checkpoint), the run resumes at step 4, not at the epoch's start, and ends as the uninterrupted reference.
+  const std::string name = "kill_periodic", run = dir(name), log = root_ + "/" + name + ".log";
+  const Exit e = wait_for(spawn(train_args(run, {"--checkpoint-minutes", "1e-9"}),
+                                {"SPML_FAULT=train-step@" + std::to_string(kStepsPerEpoch + 5) + ":kill"}, log),
+                          log);
+  ASSERT_TRUE(e.signaled && e.signal == SIGKILL) << e.log;
+  EXPECT_TRUE(expect_folder_readable(run).empty());
+  resume_to_the_end(run);
+  const std::string resume_log = test::read_text(root_ + "/" + name + "_resume.log");
+  EXPECT_TRUE(contains(resume_log, "resuming " + run + " at epoch 2, step 4")) << resume_log;
+  expect_reference_results(run);
 }
 
 TEST_F(CrashResume, KillDuringTheCheckpointWriteLeavesThePreviousOne) {

@@ -31,7 +31,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 const std::set<std::string> kFixedKeys = {"out", "threads", "device", "cpu_kernels"};
 // Keys a cell's folder may differ in from the sweep's settings and still be reused or resumed (resume_config's).
 const std::set<std::string> kRuntimeKeys = {"threads",      "workers",      "device", "cpu_kernels",
-                                            "on_bad_image", "on_nonfinite", "out"};
+                                            "on_bad_image", "on_nonfinite", "out",    "checkpoint_minutes"};
 
 std::string trimmed(const std::string& text) {
   const auto first = text.find_first_not_of(" \t\r\n");

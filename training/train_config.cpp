@@ -25,7 +25,7 @@ using nlohmann::json;
   X(device) X(seed) X(out) X(deterministic) X(threads) X(workers) X(max_train)    \
   X(cpu_kernels) X(init_seed) X(order_seed) X(flip_seed) X(no_flip) X(order_file) X(dtype)   \
   X(on_bad_image) X(on_nonfinite) X(early_stop_drop) X(mode) X(stage1_epochs) X(feature_cache) X(role_init)   \
-  X(apl_warmup) X(apl_beta) X(ll_delta_rel)
+  X(apl_warmup) X(apl_beta) X(ll_delta_rel) X(checkpoint_minutes)
 // clang-format on
 
 json to_json_object(const TrainConfig& c) {
@@ -133,6 +133,9 @@ void validate_train_config(const TrainConfig& c) {
              c.on_nonfinite, "'");
   SPML_CHECK(c.early_stop_drop >= 0 && std::isfinite(c.early_stop_drop),
              "--early-stop-drop must be a number >= 0 (points of val mAP), got ", c.early_stop_drop);
+  SPML_CHECK(c.checkpoint_minutes >= 0 && std::isfinite(c.checkpoint_minutes),
+             "--checkpoint-minutes must be a number >= 0 (0: checkpoints at epoch ends only), got ",
+             c.checkpoint_minutes);
   SPML_CHECK(c.mode == "end-to-end" || c.mode == "linear-fixed-features" || c.mode == "linear-init",
              "--mode must be end-to-end, linear-fixed-features or linear-init, got '", c.mode, "'");
   SPML_CHECK(c.stage1_epochs >= 1, "--stage1-epochs must be >= 1, got ", c.stage1_epochs);

@@ -58,6 +58,9 @@ struct TrainConfig {
   std::string on_nonfinite = "stop";
   // Stop once the best val mAP exceeds the current one by more than this many points (the protocol: 2; LL: 3).
   double early_stop_drop = 2;
+  // Also write last.ckpt mid-epoch once this many minutes have passed since the last checkpoint, so a kill loses at
+  // most that much training (0: at epoch ends only). Results do not depend on it; --resume may change it.
+  double checkpoint_minutes = 10;
   // The training mode (docs/method.md section 7.2): "end-to-end"; "linear-fixed-features" (Cole et al.: only a Linear
   // head trains, on the backbone's pooled features extracted once into feature_cache, no augmentation);
   // "linear-init" (stage 1 linear-fixed-features for stage1_epochs into RUNDIR/stage1, stage 2 end to end from the

@@ -212,13 +212,15 @@ TrainConfig resume_config(const std::string& run_dir, const TrainConfig& request
       merged.on_bad_image = requested.on_bad_image;
     } else if (key == "on_nonfinite") {
       merged.on_nonfinite = requested.on_nonfinite;
+    } else if (key == "checkpoint_minutes") {
+      merged.checkpoint_minutes = requested.checkpoint_minutes;
     } else if (key != "out" && requested_json.at(key) != stored_json.at(key)) {
       changed += (changed.empty() ? "--" : ", --") + key;
     }
   }
   SPML_CHECK(changed.empty(), "--resume: ", changed, " differ from the run's ", path,
-             "; only --epochs (and --threads, --workers, --device, --cpu-kernels, --on-bad-image, --on-nonfinite) may "
-             "change when resuming");
+             "; only --epochs (and --threads, --workers, --device, --cpu-kernels, --on-bad-image, --on-nonfinite, "
+             "--checkpoint-minutes) may change when resuming");
   return merged;
 }
 

@@ -185,6 +185,11 @@ bool TrainingRun::stop_requested() const {
   return callbacks_.stop_requested && callbacks_.stop_requested();
 }
 
+void TrainingRun::save_checkpoint() {
+  folder_.save_checkpoint(step_->state(), step_->optimizer(), position_, config_);
+  last_checkpoint_ = Clock::now();
+}
+
 bool TrainingRun::train_epoch(int epoch) {
   SPML_CHECK(epoch == position_.next_epoch, "train_epoch: epoch ", epoch, " asked, the run is at epoch ",
              position_.next_epoch);
@@ -251,8 +256,16 @@ bool TrainingRun::train_epoch(int epoch) {
       step_->finish_phase_times();
       pos.next_step = step;
       pos.train_seconds = seconds_before + seconds_since(train_start);
-      folder_.save_checkpoint(step_->state(), step_->optimizer(), pos, config_);
+      save_checkpoint();
       return false;
+    }
+    // --checkpoint-minutes: a mid-epoch checkpoint at the step's end, as an interruption writes (the run goes on).
+    if (config_.checkpoint_minutes > 0 && step < steps &&
+        seconds_since(last_checkpoint_) >= config_.checkpoint_minutes * 60.0) {
+      step_->finish_phase_times();
+      pos.next_step = step;
+      pos.train_seconds = seconds_before + seconds_since(train_start);
+      save_checkpoint();
     }
   }
   count_skipped_images();       // next() also counts the bad images of batches it left out at the epoch's end
@@ -312,7 +325,7 @@ const EpochRecord& TrainingRun::end_epoch(int epoch) {
   pos.next_step = 0;
   folder_.write_epoch_files(pos.history, config_.loss + " seed " + std::to_string(config_.seed));
   folder_.write_run_counts(pos.history);
-  folder_.save_checkpoint(step_->state(), step_->optimizer(), pos, config_);
+  save_checkpoint();
   log("epoch " + std::to_string(epoch) + "/" + std::to_string(config_.epochs) +
       (step_->backbone_frozen() ? " (backbone frozen)" : "") + ": train_loss " + format_fixed(record.train_loss, 4) +
       ", val_mAP " + format_fixed(record.val_map, 2) +

@@ -4,6 +4,7 @@
 // (training/trainer.h) is the loop over these.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -66,6 +67,8 @@ class TrainingRun {
   int64_t loader_images_skipped() const;
   // A split evaluated from its images, or from its cached features in linear-fixed-features mode.
   SplitEvaluation evaluate(const data::MultiLabelSplit& split, const Tensor& features);
+  // last.ckpt from the position as it is; restarts the --checkpoint-minutes clock.
+  void save_checkpoint();
 
   TrainConfig config_;
   TrainCallbacks callbacks_;
@@ -81,6 +84,7 @@ class TrainingRun {
   Tensor train_features_, val_features_, test_features_;
   std::unique_ptr<FeatureBatches> feature_batches_;
   RunPosition position_;
+  std::chrono::steady_clock::time_point last_checkpoint_ = std::chrono::steady_clock::now();
   bool tty_ = false;
 };
 

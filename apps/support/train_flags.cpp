@@ -75,6 +75,8 @@ void add_train_flags(CLI::App& app, TrainFlags& flags, const std::string& out_he
   bind("--lr-mult", v.lr_mult, "the head's learning rate multiplier");
   bind("--linear-init", v.linear_init, "GR's frozen-backbone epochs (end-to-end mode; not --mode linear-init)");
   bind("--early-stop-drop", v.early_stop_drop, "stop once val mAP is this many points below the best");
+  bind("--checkpoint-minutes", v.checkpoint_minutes,
+       "also write last.ckpt mid-epoch every this many minutes (0: at epoch ends only)");
   bind("--beta", v.beta, "GR: w0 wT b0 bT")->expected(4);
   bind("--alpha", v.alpha, "GR: mu0 sigma0 muT sigmaT (NOTE: not beta's order)")->expected(4);
   bind("--q2q3", v.q2q3, "GR: q2 q3")->expected(2);
