@@ -120,6 +120,20 @@ data::LoaderOptions eval_loader_options(const TrainConfig& config, Device device
   return options;
 }
 
+namespace {
+// The split's mAP from its probabilities [N, C] (CPU float32), with the labels and the time since `start`.
+SplitEvaluation split_evaluation(const Tensor& probabilities, const data::MultiLabelSplit& split,
+                                 Clock::time_point start) {
+  SplitEvaluation result;
+  result.map = metrics::mean_average_precision(probabilities, split.labels);
+  result.probabilities = probabilities;
+  result.labels = split.labels;
+  result.observed = split.observed;
+  result.seconds = seconds_since(start);
+  return result;
+}
+}  // namespace
+
 SplitEvaluation evaluate_split(models::ResNet& net, const data::MultiLabelSplit& split, const std::string& image_root,
                                const TrainConfig& config, Device device) {
   NvtxRange range("eval");
@@ -149,13 +163,7 @@ SplitEvaluation evaluate_split(models::ResNet& net, const data::MultiLabelSplit&
       std::copy(src + i * classes, src + (i + 1) * classes, out + rows[i] * classes);
     fault::at("eval-batch");
   }
-  SplitEvaluation result;
-  result.map = metrics::mean_average_precision(probabilities, split.labels);
-  result.probabilities = probabilities;
-  result.labels = split.labels;
-  result.observed = split.observed;
-  result.seconds = seconds_since(start);
-  return result;
+  return split_evaluation(probabilities, split, start);
 }
 
 SplitEvaluation evaluate_features(models::ResNet& net, const Tensor& features, const data::MultiLabelSplit& split,
@@ -177,13 +185,7 @@ SplitEvaluation evaluate_features(models::ResNet& net, const Tensor& features, c
     const Tensor p = sigmoid(net.classify(input)).to(Device::cpu()).to(DType::Float32);
     std::copy(p.data<float>(), p.data<float>() + count * classes, probabilities.data<float>() + begin * classes);
   }
-  SplitEvaluation result;
-  result.map = metrics::mean_average_precision(probabilities, split.labels);
-  result.probabilities = probabilities;
-  result.labels = split.labels;
-  result.observed = split.observed;
-  result.seconds = seconds_since(start);
-  return result;
+  return split_evaluation(probabilities, split, start);
 }
 
 TrainConfig resume_config(const std::string& run_dir, const TrainConfig& requested,

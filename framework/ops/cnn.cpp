@@ -49,7 +49,7 @@ void run_cudnn(const kernels::Conv2dShape& s, kernels::cuda::ConvPass pass, int 
   cudnnHandle_t handle = cuda_runtime::cudnn_handle(device);
   const std::size_t bytes =
       kernels::cuda::conv2d_prepare(handle, s, std::is_same_v<T, double>, pass, det, kCudnnWorkspaceLimit);
-  run(handle, cudnn_workspace(device, bytes), bytes, det);
+  run(handle, cuda_runtime::cublas_handle(device), cudnn_workspace(device, bytes), bytes, det);
 }
 #endif
 
@@ -110,8 +110,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dO
                                          ws.data<scalar_t>());
           },
           run_cudnn<scalar_t>(s, kernels::cuda::ConvPass::Forward, x.device().index,
-                              [&](cudnnHandle_t h, void* ws, std::size_t bytes, bool det) {
-                                kernels::cuda::conv2d_forward(h, s, x.data<scalar_t>(), weight.data<scalar_t>(),
+                              [&](cudnnHandle_t h, cublasHandle_t blas, void* ws, std::size_t bytes, bool det) {
+                                kernels::cuda::conv2d_forward(h, blas, s, x.data<scalar_t>(), weight.data<scalar_t>(),
                                                               y.data<scalar_t>(), ws, bytes, det);
                               }));
     });
@@ -141,15 +141,17 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dO
           {
             if (grad_x)
               run_cudnn<scalar_t>(s, kernels::cuda::ConvPass::BackwardData, g.device().index,
-                                  [&](cudnnHandle_t h, void* ws, std::size_t bytes, bool det) {
-                                    kernels::cuda::conv2d_backward_data(h, s, g.data<scalar_t>(), sw.data<scalar_t>(),
-                                                                        gx.data<scalar_t>(), ws, bytes, det);
+                                  [&](cudnnHandle_t h, cublasHandle_t blas, void* ws, std::size_t bytes, bool det) {
+                                    kernels::cuda::conv2d_backward_data(h, blas, s, g.data<scalar_t>(),
+                                                                        sw.data<scalar_t>(), gx.data<scalar_t>(), ws,
+                                                                        bytes, det);
                                   });
             if (grad_w)
               run_cudnn<scalar_t>(s, kernels::cuda::ConvPass::BackwardFilter, g.device().index,
-                                  [&](cudnnHandle_t h, void* ws, std::size_t bytes, bool det) {
-                                    kernels::cuda::conv2d_backward_filter(h, s, g.data<scalar_t>(), sx.data<scalar_t>(),
-                                                                          gw.data<scalar_t>(), ws, bytes, det);
+                                  [&](cudnnHandle_t h, cublasHandle_t blas, void* ws, std::size_t bytes, bool det) {
+                                    kernels::cuda::conv2d_backward_filter(h, blas, s, g.data<scalar_t>(),
+                                                                          sx.data<scalar_t>(), gw.data<scalar_t>(), ws,
+                                                                          bytes, det);
                                   });
           });
     });

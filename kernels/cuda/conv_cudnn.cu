@@ -535,8 +535,8 @@ std::size_t conv2d_prepare(cudnnHandle_t handle, const Conv2dShape& s, bool is_d
 }
 
 template <class T>
-void conv2d_forward(cudnnHandle_t handle, const Conv2dShape& s, const T* x, const T* w, T* y, void* workspace,
-                    std::size_t workspace_bytes, bool deterministic) {
+void conv2d_forward(cudnnHandle_t handle, cublasHandle_t blas, const Conv2dShape& s, const T* x, const T* w, T* y,
+                    void* workspace, std::size_t workspace_bytes, bool deterministic) {
   if (is_empty(s)) return zero_output(handle, y, sizeof(T) * std::size_t(s.n * s.c_out * s.h_out * s.w_out));
   const T alpha = 1, beta = 0;
   run_pass<T>(
@@ -545,12 +545,12 @@ void conv2d_forward(cudnnHandle_t handle, const Conv2dShape& s, const T* x, cons
         return cudnnConvolutionForward(handle, &alpha, d.x, x, d.w, w, d.conv, cudnnConvolutionFwdAlgo_t(algo), ws,
                                        bytes, &beta, d.y, y);
       },
-      [&](cudaStream_t stream, void* ws) { conv2d_im2col_forward(stream, s, x, w, y, ws); });
+      [&](cudaStream_t stream, void* ws) { conv2d_im2col_forward(blas, stream, s, x, w, y, ws); });
 }
 
 template <class T>
-void conv2d_backward_data(cudnnHandle_t handle, const Conv2dShape& s, const T* gy, const T* w, T* gx, void* workspace,
-                          std::size_t workspace_bytes, bool deterministic) {
+void conv2d_backward_data(cudnnHandle_t handle, cublasHandle_t blas, const Conv2dShape& s, const T* gy, const T* w,
+                          T* gx, void* workspace, std::size_t workspace_bytes, bool deterministic) {
   if (is_empty(s)) return zero_output(handle, gx, sizeof(T) * std::size_t(s.n * s.c_in * s.h * s.w));
   const T alpha = 1, beta = 0;
   run_pass<T>(
@@ -559,12 +559,12 @@ void conv2d_backward_data(cudnnHandle_t handle, const Conv2dShape& s, const T* g
         return cudnnConvolutionBackwardData(handle, &alpha, d.w, w, d.y, gy, d.conv,
                                             cudnnConvolutionBwdDataAlgo_t(algo), ws, bytes, &beta, d.x, gx);
       },
-      [&](cudaStream_t stream, void* ws) { conv2d_im2col_backward_data(stream, s, gy, w, gx, ws); });
+      [&](cudaStream_t stream, void* ws) { conv2d_im2col_backward_data(blas, stream, s, gy, w, gx, ws); });
 }
 
 template <class T>
-void conv2d_backward_filter(cudnnHandle_t handle, const Conv2dShape& s, const T* gy, const T* x, T* gw, void* workspace,
-                            std::size_t workspace_bytes, bool deterministic) {
+void conv2d_backward_filter(cudnnHandle_t handle, cublasHandle_t blas, const Conv2dShape& s, const T* gy, const T* x,
+                            T* gw, void* workspace, std::size_t workspace_bytes, bool deterministic) {
   if (is_empty(s)) return zero_output(handle, gw, sizeof(T) * std::size_t(s.c_out * s.c_in * s.kh * s.kw));
   const T alpha = 1, beta = 0;  // beta = 0: gw is overwritten
   run_pass<T>(
@@ -573,16 +573,16 @@ void conv2d_backward_filter(cudnnHandle_t handle, const Conv2dShape& s, const T*
         return cudnnConvolutionBackwardFilter(handle, &alpha, d.x, x, d.y, gy, d.conv,
                                               cudnnConvolutionBwdFilterAlgo_t(algo), ws, bytes, &beta, d.w, gw);
       },
-      [&](cudaStream_t stream, void* ws) { conv2d_im2col_backward_filter(stream, s, gy, x, gw, ws); });
+      [&](cudaStream_t stream, void* ws) { conv2d_im2col_backward_filter(blas, stream, s, gy, x, gw, ws); });
 }
 
-#define SPML_INSTANTIATE_CONV(T)                                                                                       \
-  template void conv2d_forward<T>(cudnnHandle_t, const Conv2dShape&, const T*, const T*, T*, void*, std::size_t,       \
-                                  bool);                                                                               \
-  template void conv2d_backward_data<T>(cudnnHandle_t, const Conv2dShape&, const T*, const T*, T*, void*, std::size_t, \
-                                        bool);                                                                         \
-  template void conv2d_backward_filter<T>(cudnnHandle_t, const Conv2dShape&, const T*, const T*, T*, void*,            \
-                                          std::size_t, bool);
+#define SPML_INSTANTIATE_CONV(T)                                                                                     \
+  template void conv2d_forward<T>(cudnnHandle_t, cublasHandle_t, const Conv2dShape&, const T*, const T*, T*, void*,  \
+                                  std::size_t, bool);                                                                \
+  template void conv2d_backward_data<T>(cudnnHandle_t, cublasHandle_t, const Conv2dShape&, const T*, const T*, T*,   \
+                                        void*, std::size_t, bool);                                                   \
+  template void conv2d_backward_filter<T>(cudnnHandle_t, cublasHandle_t, const Conv2dShape&, const T*, const T*, T*, \
+                                          void*, std::size_t, bool);
 SPML_INSTANTIATE_CONV(float)
 SPML_INSTANTIATE_CONV(double)
 #undef SPML_INSTANTIATE_CONV

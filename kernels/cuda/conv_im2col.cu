@@ -4,9 +4,6 @@
 // backward filter gw = sum over n, in image order, of gy_n col(x_n)^T. Deterministic: col2im is a gather (every
 // input element sums its column entries in the CPU's order, no atomics) and the GEMMs are cuBLAS's, which repeat
 // bit for bit on one GPU model.
-#include <map>
-#include <memory>
-#include <mutex>
 
 #include "kernels/common/error.h"
 #include "kernels/cuda/check.h"
@@ -78,47 +75,14 @@ void col2im(const Conv2dShape& s, const T* col, T* gx, cudaStream_t stream) {
   SPML_CUDA_CHECK_LAUNCH();
 }
 
-// The kernel layer has no access to the framework's cuBLAS handles (framework/cuda/cuda_runtime.h), so the fallback
-// keeps one of its own per device, created on first use and kept for the process. It is bound to the caller's stream
-// for the duration of one convolution, under the lock: a handle's stream is shared state.
-class BoundCublas {
- public:
-  explicit BoundCublas(cudaStream_t stream) {
-    int device = 0;
-    SPML_CUDA_CHECK(cudaGetDevice(&device));
-    Slot& slot = slot_of(device);
-    lock_ = std::unique_lock<std::mutex>(slot.mutex);
-    if (slot.handle == nullptr) {
-      cublasHandle_t created = nullptr;
-      SPML_CUBLAS_CHECK(cublasCreate(&created));
-      // Explicitly the default math: float GEMMs must not round their inputs to TF32 (parity with the CPU).
-      const cublasStatus_t status = cublasSetMathMode(created, CUBLAS_DEFAULT_MATH);
-      if (status != CUBLAS_STATUS_SUCCESS) (void)cublasDestroy(created);
-      SPML_CUBLAS_CHECK(status);
-      slot.handle = created;
-    }
-    SPML_CUBLAS_CHECK(cublasSetStream(slot.handle, stream));
-    handle_ = slot.handle;
-  }
-  cublasHandle_t get() const { return handle_; }
-
- private:
-  struct Slot {
-    std::mutex mutex;
-    cublasHandle_t handle = nullptr;
-  };
-  static Slot& slot_of(int device) {
-    static std::mutex slots_mutex;
-    static std::map<int, std::unique_ptr<Slot>> slots;  // never freed, like the framework's handles
-    std::lock_guard<std::mutex> lock(slots_mutex);
-    std::unique_ptr<Slot>& slot = slots[device];
-    if (!slot) slot = std::make_unique<Slot>();
-    return *slot;
-  }
-
-  std::unique_lock<std::mutex> lock_;
-  cublasHandle_t handle_ = nullptr;
-};
+// The columns of image xn [c_in, h, w] for a GEMM: the image itself for a pointwise convolution, else im2col into
+// `workspace`. Stream order keeps it from overwriting columns an earlier image's GEMM still reads.
+template <class T>
+const T* columns(const Conv2dShape& s, const T* xn, void* workspace, cudaStream_t stream) {
+  if (is_pointwise(s)) return xn;
+  im2col(s, xn, static_cast<T*>(workspace), stream);
+  return static_cast<const T*>(workspace);
+}
 
 }  // namespace
 
@@ -128,60 +92,48 @@ std::size_t conv2d_im2col_workspace_bytes(const Conv2dShape& s, std::size_t elem
 }
 
 template <class T>
-void conv2d_im2col_forward(cudaStream_t stream, const Conv2dShape& s, const T* x, const T* w, T* y, void* workspace) {
+void conv2d_im2col_forward(cublasHandle_t blas, cudaStream_t stream, const Conv2dShape& s, const T* x, const T* w, T* y,
+                           void* workspace) {
   const int64_t k = s.c_in * s.kh * s.kw, out_hw = s.h_out * s.w_out;
-  const BoundCublas cublas(stream);
   for (int64_t n = 0; n < s.n; ++n) {
-    const T* xn = x + n * s.c_in * s.h * s.w;
-    const T* col = xn;
-    if (!is_pointwise(s)) {
-      im2col(s, xn, static_cast<T*>(workspace), stream);
-      col = static_cast<const T*>(workspace);
-    }
+    const T* col = columns(s, x + n * s.c_in * s.h * s.w, workspace, stream);
     // y_n [c_out, out_hw] = w [c_out, k] @ col [k, out_hw]
-    gemm<T>(cublas.get(), false, false, s.c_out, out_hw, k, T(1), w, k, col, out_hw, T(0), y + n * s.c_out * out_hw,
-            out_hw);
+    gemm<T>(blas, false, false, s.c_out, out_hw, k, T(1), w, k, col, out_hw, T(0), y + n * s.c_out * out_hw, out_hw);
   }
 }
 
 template <class T>
-void conv2d_im2col_backward_data(cudaStream_t stream, const Conv2dShape& s, const T* gy, const T* w, T* gx,
-                                 void* workspace) {
+void conv2d_im2col_backward_data(cublasHandle_t blas, cudaStream_t stream, const Conv2dShape& s, const T* gy,
+                                 const T* w, T* gx, void* workspace) {
   const int64_t k = s.c_in * s.kh * s.kw, out_hw = s.h_out * s.w_out;
-  const BoundCublas cublas(stream);
   for (int64_t n = 0; n < s.n; ++n) {
     T* gxn = gx + n * s.c_in * s.h * s.w;
     // dcol [k, out_hw] = w^T [k, c_out] @ gy_n [c_out, out_hw]; pointwise: dcol is gx_n itself
     T* dcol = is_pointwise(s) ? gxn : static_cast<T*>(workspace);
-    gemm<T>(cublas.get(), true, false, k, out_hw, s.c_out, T(1), w, k, gy + n * s.c_out * out_hw, out_hw, T(0), dcol,
-            out_hw);
+    gemm<T>(blas, true, false, k, out_hw, s.c_out, T(1), w, k, gy + n * s.c_out * out_hw, out_hw, T(0), dcol, out_hw);
     if (!is_pointwise(s)) col2im(s, dcol, gxn, stream);
   }
 }
 
 template <class T>
-void conv2d_im2col_backward_filter(cudaStream_t stream, const Conv2dShape& s, const T* gy, const T* x, T* gw,
-                                   void* workspace) {
+void conv2d_im2col_backward_filter(cublasHandle_t blas, cudaStream_t stream, const Conv2dShape& s, const T* gy,
+                                   const T* x, T* gw, void* workspace) {
   const int64_t k = s.c_in * s.kh * s.kw, out_hw = s.h_out * s.w_out;
-  const BoundCublas cublas(stream);
   for (int64_t n = 0; n < s.n; ++n) {
-    const T* xn = x + n * s.c_in * s.h * s.w;
-    const T* col = xn;
-    if (!is_pointwise(s)) {
-      // Stream order keeps this from overwriting the columns the previous image's GEMM still reads.
-      im2col(s, xn, static_cast<T*>(workspace), stream);
-      col = static_cast<const T*>(workspace);
-    }
+    const T* col = columns(s, x + n * s.c_in * s.h * s.w, workspace, stream);
     // gw [c_out, k] (+)= gy_n [c_out, out_hw] @ col^T [out_hw, k]: the first image overwrites, the others add
-    gemm<T>(cublas.get(), false, true, s.c_out, k, out_hw, T(1), gy + n * s.c_out * out_hw, out_hw, col, out_hw,
+    gemm<T>(blas, false, true, s.c_out, k, out_hw, T(1), gy + n * s.c_out * out_hw, out_hw, col, out_hw,
             n ? T(1) : T(0), gw, k);
   }
 }
 
-#define SPML_INSTANTIATE_IM2COL(T)                                                                               \
-  template void conv2d_im2col_forward<T>(cudaStream_t, const Conv2dShape&, const T*, const T*, T*, void*);       \
-  template void conv2d_im2col_backward_data<T>(cudaStream_t, const Conv2dShape&, const T*, const T*, T*, void*); \
-  template void conv2d_im2col_backward_filter<T>(cudaStream_t, const Conv2dShape&, const T*, const T*, T*, void*);
+#define SPML_INSTANTIATE_IM2COL(T)                                                                                     \
+  template void conv2d_im2col_forward<T>(cublasHandle_t, cudaStream_t, const Conv2dShape&, const T*, const T*, T*,     \
+                                         void*);                                                                       \
+  template void conv2d_im2col_backward_data<T>(cublasHandle_t, cudaStream_t, const Conv2dShape&, const T*, const T*,   \
+                                               T*, void*);                                                             \
+  template void conv2d_im2col_backward_filter<T>(cublasHandle_t, cudaStream_t, const Conv2dShape&, const T*, const T*, \
+                                                 T*, void*);
 SPML_INSTANTIATE_IM2COL(float)
 SPML_INSTANTIATE_IM2COL(double)
 #undef SPML_INSTANTIATE_IM2COL

@@ -77,19 +77,20 @@ void sgd_step(T* p, const T* g, T* momentum_buffer, int64_t n, const SgdParams& 
 // Convolution through cuDNN. conv2d_prepare picks, once per (shape, dtype, pass, deterministic) and caches, the
 // best-ranked algorithm of cuDNN's heuristics (cudnnGet*Algorithm_v7) whose workspace fits workspace_limit (in
 // deterministic mode only algorithms cuDNN reports as deterministic; float never uses TF32), and returns the bytes of
-// workspace it needs. The three passes then run with that algorithm and a workspace of at least that size.
+// workspace it needs. The three passes then run with that algorithm and a workspace of at least that size; `blas`
+// (the device's cuBLAS handle, bound to the cuDNN handle's stream) serves the im2col fallback below.
 enum class ConvPass : int { Forward, BackwardData, BackwardFilter };
 std::size_t conv2d_prepare(cudnnHandle_t handle, const Conv2dShape& s, bool is_double, ConvPass pass,
                            bool deterministic, std::size_t workspace_limit);
 template <class T>
-void conv2d_forward(cudnnHandle_t handle, const Conv2dShape& s, const T* x, const T* w, T* y, void* workspace,
-                    std::size_t workspace_bytes, bool deterministic);
+void conv2d_forward(cudnnHandle_t handle, cublasHandle_t blas, const Conv2dShape& s, const T* x, const T* w, T* y,
+                    void* workspace, std::size_t workspace_bytes, bool deterministic);
 template <class T>
-void conv2d_backward_data(cudnnHandle_t handle, const Conv2dShape& s, const T* gy, const T* w, T* gx, void* workspace,
-                          std::size_t workspace_bytes, bool deterministic);
+void conv2d_backward_data(cudnnHandle_t handle, cublasHandle_t blas, const Conv2dShape& s, const T* gy, const T* w,
+                          T* gx, void* workspace, std::size_t workspace_bytes, bool deterministic);
 template <class T>  // gw overwritten
-void conv2d_backward_filter(cudnnHandle_t handle, const Conv2dShape& s, const T* gy, const T* x, T* gw, void* workspace,
-                            std::size_t workspace_bytes, bool deterministic);
+void conv2d_backward_filter(cudnnHandle_t handle, cublasHandle_t blas, const Conv2dShape& s, const T* gy, const T* x,
+                            T* gw, void* workspace, std::size_t workspace_bytes, bool deterministic);
 // When a pass's algorithm fails with a NOT_SUPPORTED or EXECUTION_FAILED status (any sub-code), the next acceptable
 // candidate runs (one that needs more workspace than passed, up to conv2d_prepare's limit, gets its own for that call),
 // the failed algorithm is dropped for the (shape, dtype, pass, settings) and the next conv2d_prepare returns the new
@@ -107,18 +108,20 @@ void set_conv_force_im2col(bool force);
 bool conv_force_im2col();
 
 // im2col + cuBLAS GEMM convolution, image by image (the contracts of the cpu:: conv2d kernels, same results up to
-// the GEMM's rounding; deterministic). Queued on `stream` (of the current device) through a cuBLAS handle of its own.
+// the GEMM's rounding; deterministic). Queued on `stream` (of the current device); `blas` is the device's cuBLAS handle
+// bound to that stream, with the default math (no TF32).
 // workspace: conv2d_im2col_workspace_bytes(s, sizeof(T)) bytes (one image's columns; 0 for a 1x1 stride-1 unpadded
 // convolution). Shapes must not be empty (conv2d_forward & co. handle those).
 std::size_t conv2d_im2col_workspace_bytes(const Conv2dShape& s, std::size_t element_size);
 template <class T>  // x [n, c_in, h, w], w [c_out, c_in, kh, kw] -> y [n, c_out, h_out, w_out]
-void conv2d_im2col_forward(cudaStream_t stream, const Conv2dShape& s, const T* x, const T* w, T* y, void* workspace);
+void conv2d_im2col_forward(cublasHandle_t blas, cudaStream_t stream, const Conv2dShape& s, const T* x, const T* w, T* y,
+                           void* workspace);
 template <class T>  // gy [n, c_out, h_out, w_out], w -> gx [n, c_in, h, w] (overwritten)
-void conv2d_im2col_backward_data(cudaStream_t stream, const Conv2dShape& s, const T* gy, const T* w, T* gx,
-                                 void* workspace);
+void conv2d_im2col_backward_data(cublasHandle_t blas, cudaStream_t stream, const Conv2dShape& s, const T* gy,
+                                 const T* w, T* gx, void* workspace);
 template <class T>  // gy, x -> gw [c_out, c_in, kh, kw] (overwritten)
-void conv2d_im2col_backward_filter(cudaStream_t stream, const Conv2dShape& s, const T* gy, const T* x, T* gw,
-                                   void* workspace);
+void conv2d_im2col_backward_filter(cublasHandle_t blas, cudaStream_t stream, const Conv2dShape& s, const T* gy,
+                                   const T* x, T* gw, void* workspace);
 
 // Batch norm, max pooling and adaptive average pooling: the contracts of cpu_kernels.h (deterministic:
 // per-channel reductions with fixed trees, pooling backward as a gather).
